@@ -1,0 +1,159 @@
+"""The typer application, its shared options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from workflow.config import Settings, load_settings
+from workflow.errors import InvalidInput, KaizenError
+
+JST = ZoneInfo("Asia/Tokyo")
+
+app = typer.Typer(
+    help="Kaizen: 中小企業活性化協議会の経営改善計画策定支援 (405事業・早期経営改善) の案件管理",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Ctx:
+    """What every command needs: settings, the acting user, and a clock (for tests)."""
+
+    config: Path | None = None
+    db: str | None = None
+    actor: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            env = dict(os.environ)
+            if self.db:
+                env["KAIZEN_DB"] = self.db
+            self._settings = load_settings(self.config, env)
+        return self._settings
+
+    @property
+    def user(self) -> str:
+        return self.actor or os.environ.get("KAIZEN_USER") or getpass.getuser()
+
+    def now(self) -> datetime:
+        """Aware UTC now; `KAIZEN_NOW` (ISO 8601) pins it for demos and scripted tests."""
+        pinned = os.environ.get("KAIZEN_NOW")
+        if pinned:
+            return parse_datetime(pinned, "KAIZEN_NOW")
+        return datetime.now(tz=ZoneInfo("UTC"))
+
+    def today(self) -> date:
+        return self.now().astimezone(JST).date()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Database URL or SQLite file (default: KAIZEN_DB, kaizen.toml, ./kaizen.db).",
+    ),
+    actor: str | None = typer.Option(
+        None, "--as", help="Acting officer id (default: KAIZEN_USER, else the OS login)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Settings file (default: KAIZEN_CONFIG, else ./kaizen.toml)."
+    ),
+) -> None:
+    ctx.obj = Ctx(config=config, db=db, actor=actor)
+
+
+def get_ctx(ctx: typer.Context) -> Ctx:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Ctx):
+        root.obj = Ctx()
+    return root.obj
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def emit_json(doc: Any) -> None:
+    """One JSON document on stdout: dates as ISO strings, Japanese kept readable."""
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    raise TypeError(f"not JSON: {type(o).__name__}")
+
+
+def parse_date(text: str, what: str = "日付") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{what}は YYYY-MM-DD で正しい日付を指定してください: '{text}'"
+        ) from None
+
+
+def parse_datetime(text: str, what: str = "日時") -> datetime:
+    """ISO 8601; a naive value is read as Japan time (the officers' clock)."""
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{what}は ISO 8601 (例: 2026-11-24T09:00) で指定してください: '{text}'"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=JST)
+    return dt.astimezone(ZoneInfo("UTC"))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI: a user's mistake is one line on stderr and a distinct exit code."""
+    # Import the command modules for their registrations (kept lazy in each module).
+    import cli.commands  # noqa: F401
+
+    try:
+        app(args=argv, prog_name="kaizen", standalone_mode=False)
+    except KaizenError as e:
+        print(f"kaizen: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    except (typer.Abort, KeyboardInterrupt):
+        print("kaizen: 中断しました", file=sys.stderr)
+        return 130
+    except Exception as e:
+        # Usage errors of the (vendored) click layer: duck-typed, so that typer's packaging
+        # of click does not leak into this module.
+        fmt = getattr(e, "format_message", None)
+        if fmt is None or not hasattr(e, "exit_code"):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # `kaizen` alone: the help, not an error
+            print(fmt())
+            return 0
+        uctx = getattr(e, "ctx", None)
+        hint = f" ('{uctx.command_path} --help' で使い方)" if uctx is not None else ""
+        print(f"kaizen: {fmt()}{hint}", file=sys.stderr)
+        return int(e.exit_code) or 2
+    return 0

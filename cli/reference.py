@@ -1,0 +1,159 @@
+"""`kaizen plan`, `kaizen rules show`, `kaizen diagram`: the rule book, no database needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cli.app import app, console, emit_json, get_ctx, parse_date
+from workflow import reference as ref
+from workflow.errors import InvalidInput
+
+rules_app = typer.Typer(
+    help="規程の版 (R4–R7): 上限額・再利用・スケジュール・期限と出典", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    fiscal_year_end: int = typer.Option(..., "--fiscal-year-end", "-m", help="決算月 (1–12)."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="First consultation (YYYY-MM-DD). Default: the month after the next year end.",
+    ),
+    program: str = typer.Option("405", "--program", help="405 or early."),
+    interim: bool = typer.Option(
+        False, "--interim-monitoring", help="early: include the 期中 report."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Preview a case's timeline from its 決算月, no case needed.
+
+    Example: kaizen plan --fiscal-year-end 5 --from 2026-06-01 --program 405
+    """
+    c = get_ctx(ctx)
+    start_d = parse_date(start, "--from") if start else None
+    version, ms = ref.preview_plan(
+        c.settings,
+        fiscal_year_end_month=fiscal_year_end,
+        program=program,
+        today=c.today(),
+        start=start_d,
+        interim_monitoring=interim,
+    )
+    if as_json:
+        emit_json(
+            {
+                "program": program,
+                "fiscal_year_end": fiscal_year_end,
+                "rule_version": version.id,
+                "milestones": [
+                    {
+                        "key": m.key,
+                        "label": m.label,
+                        "stage": m.stage,
+                        "stage_label": m.stage_label,
+                        "due": m.due,
+                    }
+                    for m in ms
+                ],
+            }
+        )
+        return
+    t = Table(title=f"スケジュール案 ({program}・{fiscal_year_end}月決算・規程 {version.id})")
+    t.add_column("期限", no_wrap=True)
+    t.add_column("段階", no_wrap=True)
+    t.add_column("マイルストーン")
+    t.add_column("key", style="dim", no_wrap=True)
+    for m in ms:
+        t.add_row(m.due.isoformat(), m.stage_label, m.label, m.key)
+    out = console()
+    out.print(t)
+    out.print("月で定めた期限はその月の最終営業日です (土日祝・12/29–1/3 を除く)。", style="dim")
+
+
+def _show_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+@rules_app.command("show")
+def rules_show(
+    ctx: typer.Context,
+    version: str | None = typer.Argument(None, help="R4, R5, R6, R7 (default: every version)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Every rule value with its source and whether it is verified.
+
+    Example: kaizen rules show R6
+    """
+    c = get_ctx(ctx)
+    chosen = (
+        [ref.find_version(c.settings, version)] if version else list(ref.rule_versions(c.settings))
+    )
+    if as_json:
+        emit_json(
+            {
+                "versions": [
+                    {
+                        "id": v.id,
+                        "label": v.label,
+                        "effective_from": v.effective_from,
+                        "inherits": v.inherits,
+                        "source": v.source,
+                        "values": list(ref.rule_rows(v)),
+                        "timeline": {p: [vars(m) for m in ms] for p, ms in v.timeline.items()},
+                    }
+                    for v in chosen
+                ]
+            }
+        )
+        return
+    out = console()
+    for v in chosen:
+        t = Table(
+            title=f"{v.id}: {v.label} ({v.effective_from.isoformat()} 以降の申請)", show_lines=False
+        )
+        t.add_column("key", no_wrap=True)
+        t.add_column("値", justify="right", max_width=22, overflow="fold")
+        t.add_column("確認", no_wrap=True)
+        t.add_column("出典")
+        for row in ref.rule_rows(v):
+            mark = "確認済" if row["verified"] else "[bold yellow]未確認[/]"
+            inherited = "" if row["defined_in"] == v.id else f" ({row['defined_in']} から)"
+            t.add_row(row["key"], _show_value(row["value"]), mark, row["source"] + inherited)
+        out.print(t)
+        for program, ms in v.timeline.items():
+            steps = " → ".join(f"+{m.month}か月 {m.label}" for m in ms)
+            out.print(f"スケジュール {program}: {steps}")
+        unverified = len(v.unverified)
+        if unverified:
+            out.print(
+                f"[yellow]未確認の値が {unverified} 件あります (kaizen.toml の "
+                f"[rules.overrides.{v.id}] で協議会ごとに上書きできます)[/]"
+            )
+        out.print()
+
+
+@app.command("diagram")
+def diagram(
+    program: str = typer.Option(..., "--program", help="405 or early."),
+    track: str = typer.Option("normal", "--track", help="normal, gl (405), guarantee (early)."),
+) -> None:
+    """Print the Mermaid state diagram of a program and track (the engine's own graph).
+
+    Example: kaizen diagram --program 405 --track gl > 405-gl.mmd
+    """
+    if not program:
+        raise InvalidInput("--program を指定してください")
+    typer.echo(ref.diagram(program, track), nl=False)

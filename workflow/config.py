@@ -1,0 +1,148 @@
+"""Settings: where the database is, the council's calendar, rule overrides, reminders, SMTP.
+
+Read from `kaizen.toml` (path from `--config`, `KAIZEN_CONFIG`, or `./kaizen.toml` when it
+exists) and the environment; every setting has a default that works, so no file is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from workflow.errors import InvalidInput
+
+DEFAULT_DB = "sqlite:///kaizen.db"
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    before_days: tuple[int, ...] = (7, 1)  # business days before a due date
+    escalate_after_days: int = 5  # business days overdue before the supervisor is told
+    sweep_minutes: int = 15
+    digest_time: time = time(9, 0)
+    retry_base_seconds: int = 60
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    starttls: bool = True
+    sender: str = "kaizen@localhost"
+    username: str | None = None
+    password: str | None = None  # only ever from the environment (KAIZEN_SMTP_PASSWORD)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = DEFAULT_DB
+    closed_days: tuple[date, ...] = ()
+    version_key: str = "filing"  # or "acceptance" (rules.md §4: some councils key on 利用決定日)
+    rule_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    smtp: SmtpSettings | None = None
+    source: str = "defaults"
+
+
+def normalize_db_url(value: str) -> str:
+    """A URL as given, or a plain file path taken as an SQLite database."""
+    value = value.strip()
+    if not value:
+        raise InvalidInput("データベースの指定 (--db / KAIZEN_DB) が空です")
+    if "://" in value:
+        return value
+    return f"sqlite:///{value}"
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    v = raw.get(key, {})
+    if not isinstance(v, dict):
+        raise InvalidInput(f"{where}: [{key}] は表 (table) で指定してください")
+    return v
+
+
+def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -> Settings:
+    known = {"database", "calendar", "rules", "reminders", "smtp"}
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidInput(f"{where}: 不明な設定 {sorted(unknown)} (使えるのは {sorted(known)})")
+    db = _table(raw, "database", where).get("url", DEFAULT_DB)
+    closed = _table(raw, "calendar", where).get("closed", [])
+    if not isinstance(closed, list) or not all(isinstance(d, date) for d in closed):
+        raise InvalidInput(f"{where}: calendar.closed は日付 (YYYY-MM-DD) のリストです")
+    rules = _table(raw, "rules", where)
+    version_key = rules.get("version_key", "filing")
+    if version_key not in ("filing", "acceptance"):
+        raise InvalidInput(f"{where}: rules.version_key は filing か acceptance です")
+    overrides = rules.get("overrides", {})
+    rem = _table(raw, "reminders", where)
+    try:
+        reminders = ReminderSettings(
+            before_days=tuple(int(x) for x in rem.get("before_days", (7, 1))),
+            escalate_after_days=int(rem.get("escalate_after_days", 5)),
+            sweep_minutes=int(rem.get("sweep_minutes", 15)),
+            digest_time=rem.get("digest_time", time(9, 0)),
+            retry_base_seconds=int(rem.get("retry_base_seconds", 60)),
+            max_attempts=int(rem.get("max_attempts", 8)),
+        )
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"{where}: [reminders] の値が不正です ({e})") from e
+    if not isinstance(reminders.digest_time, time) or reminders.sweep_minutes < 1:
+        raise InvalidInput(f"{where}: reminders.digest_time は時刻、sweep_minutes は1以上です")
+    smtp = None
+    s = _table(raw, "smtp", where)
+    if s:
+        if not isinstance(s.get("host"), str) or not s["host"]:
+            raise InvalidInput(f"{where}: smtp.host がありません")
+        smtp = SmtpSettings(
+            host=s["host"],
+            port=int(s.get("port", 587)),
+            starttls=bool(s.get("starttls", True)),
+            sender=str(s.get("sender", "kaizen@localhost")),
+            username=env.get("KAIZEN_SMTP_USER") or s.get("username"),
+            password=env.get("KAIZEN_SMTP_PASSWORD"),
+            timeout=float(s.get("timeout", 10.0)),
+        )
+    return Settings(
+        db_url=normalize_db_url(str(db)),
+        closed_days=tuple(closed),
+        version_key=version_key,
+        rule_overrides=overrides,
+        reminders=reminders,
+        smtp=smtp,
+        source=where,
+    )
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a file (if any) with `KAIZEN_DB` taking precedence for the database."""
+    env = os.environ if env is None else env
+    if path is None and env.get("KAIZEN_CONFIG"):
+        path = Path(env["KAIZEN_CONFIG"])
+        if not path.exists():
+            raise InvalidInput(f"設定ファイルがありません: {path} (KAIZEN_CONFIG)")
+    if path is None and Path("kaizen.toml").exists():
+        path = Path("kaizen.toml")
+    raw: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput(f"設定ファイルがありません: {path}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise InvalidInput(f"設定ファイル {path} を読めません: {e}") from e
+        where = str(path)
+    settings = parse_settings(raw, where, env)
+    if env.get("KAIZEN_DB"):
+        from dataclasses import replace
+
+        settings = replace(settings, db_url=normalize_db_url(env["KAIZEN_DB"]))
+    return settings
