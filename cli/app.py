@@ -62,6 +62,19 @@ class Ctx:
     def today(self) -> date:
         return self.now().astimezone(JST).date()
 
+    def clock(self) -> Any:
+        from workflow.clock import FixedClock, SystemClock
+
+        pinned = os.environ.get("KAIZEN_NOW")
+        return FixedClock(self.now()) if pinned else SystemClock()
+
+    def kaizen(self) -> Any:
+        """The engine on the configured database (which must have been initialised)."""
+        from workflow.service import Kaizen
+        from workflow.setup import connect
+
+        return Kaizen(connect(self.settings), self.settings, self.clock())
+
 
 @app.callback()
 def _root(

@@ -235,14 +235,8 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
                 continue
             dest = tt.get("dest_by_program", {}).get(program, tt["dest"])
             # Shared source lists (withdraw, discontinue) name every stage; keep this program's.
-            srcs = tuple(
-                s
-                for s in tt["source"]
-                if program in (stages[s].programs or {program})
-            )
-            tguards = tuple(
-                g for g in tt["guards"] if key in (guards[g].applies or {key})
-            )
+            srcs = tuple(s for s in tt["source"] if program in (stages[s].programs or {program}))
+            tguards = tuple(g for g in tt["guards"] if key in (guards[g].applies or {key}))
             transitions.append(
                 Transition(tt["trigger"], _need(tt, "label", str, where), srcs, dest, tguards)
             )

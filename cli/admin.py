@@ -1,0 +1,94 @@
+"""`kaizen init`, `kaizen council …`, `kaizen officer …`: the database and who works in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cli.app import app, console, emit_json, get_ctx
+from workflow.errors import InvalidInput
+
+council_app = typer.Typer(help="協議会 (中小企業活性化協議会) の一覧と登録", no_args_is_help=True)
+officer_app = typer.Typer(help="担当者・統括責任者・管理者の登録", no_args_is_help=True)
+app.add_typer(council_app, name="council")
+app.add_typer(officer_app, name="officer")
+
+
+@app.command("init")
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the database, load the Kyushu councils, make the first admin.
+
+    The acting user (--as / KAIZEN_USER / OS login) becomes the admin when no officer exists.
+    Example: KAIZEN_DB=council.db kaizen init
+    """
+    from workflow.setup import init_database
+
+    c = get_ctx(ctx)
+    _, result = init_database(c.settings, c.clock(), c.user)
+    out = console()
+    out.print(f"データベース: {result.url} (最新の状態)")
+    out.print(f"協議会を {result.councils_loaded} 件登録しました")
+    if result.admin_created:
+        out.print(f"管理者 {result.admin_created} を作成しました")
+
+
+@council_app.command("list")
+def council_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List the councils.
+
+    Example: kaizen council list --json
+    """
+    rows = get_ctx(ctx).kaizen().list_councils()
+    if as_json:
+        emit_json(rows)
+        return
+    t = Table(title="協議会")
+    for col in ("code", "名称", "住所", "電話", "URL"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["code"], r["name"], r["address"], r["phone"], r["url"])
+    console().print(t)
+
+
+@council_app.command("import")
+def council_import(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or TOML file.")
+) -> None:
+    """Add or update councils from a file (CSV header: code,name,address,phone,url). Admins only.
+
+    Example: kaizen council import councils.csv
+    """
+    from states.councils import CouncilFileError, read_council_file
+
+    c = get_ctx(ctx)
+    try:
+        rows = read_council_file(file)
+    except CouncilFileError as e:
+        raise InvalidInput(str(e)) from None
+    n = c.kaizen().upsert_councils(c.user, rows)
+    console().print(f"協議会を {n} 件登録・更新しました")
+
+
+@officer_app.command("add")
+def officer_add(
+    ctx: typer.Context,
+    officer_id: str = typer.Argument(..., help="Login id (letters, digits, . _ @ -)."),
+    name: str = typer.Option(..., "--name", help="氏名."),
+    council: str | None = typer.Option(None, "--council", help="所属協議会 code (e.g. 40)."),
+    role: str = typer.Option("officer", "--role", help="officer, supervisor or admin."),
+    email: str | None = typer.Option(None, "--email", help="Address for reminders."),
+) -> None:
+    """Register an officer (admins only).
+
+    Example: kaizen officer add tanaka --name 田中一郎 --council 40 --role officer
+    """
+    c = get_ctx(ctx)
+    a = c.kaizen().add_officer(
+        c.user, officer_id, name=name, council=council, role=role, email=email
+    )
+    console().print(f"担当者 {a.id} ({a.name}, {a.role}, 協議会 {a.council or '—'}) を登録しました")

@@ -1,0 +1,216 @@
+"""A case's milestones, recomputed from its facts and events every time it changes.
+
+Pure: given the case's dates, its event history, its rule version and the council's calendar,
+it returns the full list of milestones with due dates and done dates. Rules (rules.md §5):
+- template milestones (`timeline.<program>` of the rule version) are anchored on the month of
+  the first consultation; one that was done late pushes every later one back by the months it
+  ran over, so the timeline keeps its spacing; done ones keep their date;
+- monitoring reports follow the monitoring periods once the payment is decided (before that,
+  they are projected from the template);
+- day- or month-counted deadlines: the certificate's 3-month age limit before `apply`, the 405
+  application's 2-year validity after acceptance (extendable), the early plan-cost claim within
+  a year of the application, and a monitoring claim still unfiled 60 days after its period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from states.calendar import BusinessCalendar
+from states.rules import RuleVersion
+from states.timeline import (
+    add_months,
+    date_plus_months,
+    early_year_end,
+    month_due,
+    months_between,
+    period_ends_405,
+)
+from workflow.guards import months_before
+
+YM = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class CaseDates:
+    program: str
+    fiscal_year_end: int
+    interim_monitoring: bool
+    opened_on: date
+    certificate_issued: date | None
+    applied_on: date | None
+    accepted_on: date | None
+    agreed_on: date | None
+    decided_on: date | None
+    valid_until: date | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str
+    label: str
+    stage: str
+    due: date
+    done_on: date | None
+
+
+def _ym(d: date) -> YM:
+    return d.year, d.month
+
+
+def _first(events: Sequence[tuple[str, date]], trigger: str) -> date | None:
+    for t, on in events:
+        if t == trigger:
+            return on
+    return None
+
+
+def compute(
+    case: CaseDates,
+    events: Sequence[tuple[str, date]],  # (trigger, effective date) of transitions, in order
+    rules: RuleVersion,
+    cal: BusinessCalendar,
+) -> list[Planned]:
+    out: list[Planned] = []
+    kickoff = _ym(case.opened_on)
+    shift = 0
+    plan_ym: YM | None = None
+    template = rules.timeline[case.program]
+    for t in template:
+        due_ym = add_months(kickoff, t.month + shift)
+        done = _first(events, t.done_by)
+        if done is not None and months_between(due_ym, _ym(done)) > 0:
+            shift += months_between(due_ym, _ym(done))
+        out.append(Planned(t.key, t.label, t.stage, month_due(due_ym, cal), done))
+        if t.done_by == "agree":
+            plan_ym = _ym(done) if done else due_ym
+    last_template_ym = add_months(kickoff, max(t.month for t in template) + shift)
+
+    # Monitoring: from the payment decision if made, else projected from the template.
+    claims = [on for t, on in events if t == "claim_monitoring"]
+    start = _ym(case.decided_on) if case.decided_on else last_template_ym
+    periods: list[tuple[str, str, YM, int]]
+    if case.program == "405":
+        start = (
+            _ym(case.decided_on)
+            if case.decided_on
+            else add_months(kickoff, rules.monitoring("405", "start_month") + shift)
+        )
+        lag = rules.monitoring("405", "report_months_after_period_end")
+        ends = period_ends_405(
+            start,
+            case.fiscal_year_end,
+            rules.monitoring("405", "per_year"),
+            rules.monitoring("405", "periods"),
+        )
+        periods = [
+            (
+                f"monitoring_{i}",
+                f"モニタリング報告 第{i}期 ({e[0]}年{e[1]}月 "
+                f"{'決算' if e[1] == case.fiscal_year_end else '中間決算'})",
+                e,
+                lag,
+            )
+            for i, e in enumerate(ends, 1)
+        ]
+    else:
+        plan = _ym(case.agreed_on) if case.agreed_on else (plan_ym or start)
+        year_end = early_year_end(
+            plan, case.fiscal_year_end, rules.monitoring("early", "year_end_min_months_after_plan")
+        )
+        lag = rules.monitoring("early", "report_months_after_year_end")
+        periods = []
+        if case.interim_monitoring:
+            interim = add_months(
+                year_end, -rules.monitoring("early", "interim_months_before_year_end")
+            )
+            periods.append(
+                (
+                    "monitoring_interim",
+                    f"伴走支援 (期中) 報告 ({interim[0]}年{interim[1]}月)",
+                    interim,
+                    lag,
+                )
+            )
+        periods.append(
+            (
+                "monitoring_year_end",
+                f"伴走支援 (決算期) 報告 ({year_end[0]}年{year_end[1]}月決算)",
+                year_end,
+                lag,
+            )
+        )
+    claim_days = rules.deadline("monitoring_claim_reminder_days")
+    for i, (key, label, end, lag_m) in enumerate(periods):
+        done = claims[i] if i < len(claims) else None
+        out.append(Planned(key, label, "monitoring", month_due(add_months(end, lag_m), cal), done))
+        if claim_days:
+            last = _month_end(end)
+            out.append(
+                Planned(
+                    f"{key}_claim",
+                    f"伴走支払申請 {label.split(' (')[0]} (期末{end[0]}年{end[1]}月から{claim_days}日)",
+                    "monitoring",
+                    cal.next_business_day(last + timedelta(days=claim_days)),
+                    done,
+                )
+            )
+
+    # Deadlines counted from dates.
+    if case.certificate_issued is not None:
+        limit = _plus_months_exact(
+            case.certificate_issued, rules.deadline("certificate_max_age_months")
+        )
+        out.append(
+            Planned(
+                "certificate_expiry",
+                "履歴事項全部証明書の有効期限 (発行から3か月以内に利用申請)",
+                "consultation",
+                cal.previous_business_day(limit),
+                case.applied_on,
+            )
+        )
+    if case.program == "405" and case.accepted_on:
+        until = case.valid_until or date_plus_months(
+            case.accepted_on, 12 * rules.deadline("application_valid_years_405"), cal
+        )
+        out.append(
+            Planned(
+                "application_lapse",
+                "利用申請の有効期限 (受付から2年・延長可)",
+                "planning",
+                until,
+                case.decided_on,
+            )
+        )
+    if case.program == "early" and case.applied_on:
+        out.append(
+            Planned(
+                "payment_claim_deadline",
+                "支払申請の期限 (利用申請から1年以内)",
+                "payment_claim",
+                date_plus_months(
+                    case.applied_on, rules.deadline("early_payment_claim_within_months"), cal
+                ),
+                case.agreed_on,
+            )
+        )
+    return out
+
+
+def _month_end(ym: YM) -> date:
+    nxt = add_months(ym, 1)
+    return date(nxt[0], nxt[1], 1) - timedelta(days=1)
+
+
+def _plus_months_exact(d: date, months: int) -> date:
+    """The last day a certificate issued on `d` is still young enough (inverse of months_before)."""
+    # Smallest date x with months_before(x, months) > d, minus one day.
+    y, m = add_months((d.year, d.month), months)
+    probe = date(y, m, 1)
+    while months_before(probe, months) <= d:
+        probe += timedelta(days=1)
+    return probe - timedelta(days=1)
