@@ -37,7 +37,7 @@ def plan(
     Example: kaizen plan --fiscal-year-end 5 --from 2026-06-01 --program 405
     """
     c = get_ctx(ctx)
-    start_d = parse_date(start, "--from") if start else None
+    start_d = parse_date(start, "--from") if start is not None else None
     version, ms = ref.preview_plan(
         c.settings,
         fiscal_year_end_month=fiscal_year_end,
@@ -139,8 +139,10 @@ def rules_show(
         unverified = len(v.unverified)
         if unverified:
             out.print(
-                f"[yellow]未確認の値が {unverified} 件あります (kaizen.toml の "
-                f"[rules.overrides.{v.id}] で協議会ごとに上書きできます)[/]"
+                f"未確認の値が {unverified} 件あります (kaizen.toml の "
+                f"[rules.overrides.{v.id}] で協議会ごとに上書きできます)",
+                style="yellow",
+                markup=False,
             )
         out.print()
 

@@ -7,8 +7,11 @@ lives in the rule data as `money.rounding`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+_YEN = re.compile(r"[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+")
 
 
 class MoneyError(ValueError):
@@ -30,10 +33,11 @@ def parse_yen(text: str, what: str = "金額") -> int:
     Full-width digits are refused rather than guessed at, as are decimals and Kanji
     numerals (`1万`): a wrong amount in a public-money record is worse than a retry.
     """
-    s = text.strip().removeprefix("¥").removeprefix("￥").removesuffix("円").replace(",", "")
-    if not s or not s.isascii() or not s.isdigit():
+    s = text.strip().removeprefix("¥").removeprefix("￥").removesuffix("円")
+    # Commas only as thousands separators: '1,50,000' is a typo, not 150,000.
+    if not _YEN.fullmatch(s):
         raise MoneyError(f"{what}は半角数字の円単位 (例: 1500000) で入力してください: '{text}'")
-    return int(s)
+    return int(s.replace(",", ""))
 
 
 def category_subsidy(

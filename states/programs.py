@@ -156,6 +156,11 @@ def _need(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], whe
     return value
 
 
+def _applies(guard: Guard, key: str) -> bool:
+    """A guard without `applies` applies everywhere; `applies = []` applies nowhere."""
+    return guard.applies is None or key in guard.applies
+
+
 def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catalog:
     """Validate the raw TOML and build the catalog; every error names its key."""
     stages: dict[str, Stage] = {}
@@ -224,6 +229,9 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
         for g in _need(tt, "guards", list, w):
             if g not in guards:
                 raise RuleDataError(f"{w}: unknown guard '{g}'")
+        finals = [s for s in tt["source"] if stages[s].final]
+        if finals:
+            raise RuleDataError(f"{w}: trigger '{trig}' leaves final stage(s) {finals}")
 
     cats_raw = _need(raw, "categories", dict, where)
     definitions: dict[str, Definition] = {}
@@ -236,9 +244,15 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
             dest = tt.get("dest_by_program", {}).get(program, tt["dest"])
             # Shared source lists (withdraw, discontinue) name every stage; keep this program's.
             srcs = tuple(s for s in tt["source"] if program in (stages[s].programs or {program}))
-            tguards = tuple(g for g in tt["guards"] if key in (guards[g].applies or {key}))
+            tguards = tuple(g for g in tt["guards"] if _applies(guards[g], key))
             transitions.append(
-                Transition(tt["trigger"], _need(tt, "label", str, where), srcs, dest, tguards)
+                Transition(
+                    tt["trigger"],
+                    _need(tt, "label", str, f"{where}: transitions[{raw_transitions.index(tt)}]"),
+                    srcs,
+                    dest,
+                    tguards,
+                )
             )
         used = (
             {INITIAL_STAGE}

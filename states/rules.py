@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,9 @@ class RuleVersion:
             if type(new) is not type(old):
                 raise RuleDataError(f"{source}: {key} must be {type(old).__name__}, got {new!r}")
             values[key] = Sourced(new, source, True, source)
-        return replace(self, values=values)
+        updated = replace(self, values=values)
+        _validate(updated, catalog(), f"{source} (rules.overrides.{self.id})")
+        return updated
 
 
 # ---------------------------------------------------------------- loading and validation
@@ -334,9 +337,12 @@ def parse_versions(files: Mapping[str, str], cat: Catalog | None = None) -> tupl
         _validate(v, cat, where)
         versions.append(v)
     versions.sort(key=lambda v: v.effective_from)
-    dates = [v.effective_from for v in versions]
-    if len(set(dates)) != len(dates):
-        raise RuleDataError("two rule versions share one effective date")
+    for a, b in pairwise(versions):
+        if a.effective_from == b.effective_from:
+            raise RuleDataError(
+                f"{name_of[a.id]}, {name_of[b.id]}: effective_from {a.effective_from} is shared "
+                f"by {a.id} and {b.id}"
+            )
     return tuple(versions)
 
 

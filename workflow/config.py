@@ -82,6 +82,10 @@ def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -
     if version_key not in ("filing", "acceptance"):
         raise InvalidInput(f"{where}: rules.version_key は filing か acceptance です")
     overrides = rules.get("overrides", {})
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise InvalidInput(
+            f"{where}: rules.overrides は [rules.overrides.R7] のように版ごとの表で指定してください"
+        )
     rem = _table(raw, "reminders", where)
     try:
         reminders = ReminderSettings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -27,24 +28,22 @@ def calendar_for(settings: Settings) -> BusinessCalendar:
     return _calendar(tuple(sorted(settings.closed_days)))
 
 
+_OVERRIDDEN: dict[str, tuple[RuleVersion, ...]] = {}
+
+
 def rule_versions(settings: Settings) -> tuple[RuleVersion, ...]:
     """The packaged versions with the council's overrides (kaizen.toml [rules.overrides])."""
-    return _with_overrides(
-        versions(),
-        tuple(
-            sorted((vid, tuple(sorted(ov.items()))) for vid, ov in settings.rule_overrides.items())
-        ),
-        settings.source,
-    )
+    if not settings.rule_overrides:
+        return versions()
+    key = json.dumps([settings.source, settings.rule_overrides], sort_keys=True, default=str)
+    if key not in _OVERRIDDEN:
+        _OVERRIDDEN[key] = _with_overrides(versions(), settings.rule_overrides, settings.source)
+    return _OVERRIDDEN[key]
 
 
-@cache
 def _with_overrides(
-    base: tuple[RuleVersion, ...],
-    overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...],
-    source: str,
+    base: tuple[RuleVersion, ...], by_id: Mapping[str, Mapping[str, Any]], source: str
 ) -> tuple[RuleVersion, ...]:
-    by_id = dict(overrides)
     unknown = set(by_id) - {v.id for v in base}
     if unknown:
         raise InvalidInput(f"{source}: rules.overrides に不明な版 {sorted(unknown)}")

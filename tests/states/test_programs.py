@@ -520,11 +520,6 @@ def test_bad_catalog_data(edit: Callable[[dict[str, Any]], None], message: str) 
     assert message in str(e.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a transition missing its 'label' is reported without naming the transition "
-    "(parse_catalog passes `where`, not the transitions[i] path, to _need)",
-    strict=True,
-)
 def test_missing_transition_label_names_the_transition() -> None:
     raw = copy.deepcopy(RAW)
     index = next(i for i, t in enumerate(raw["transitions"]) if t["trigger"] == "revise")
@@ -533,11 +528,6 @@ def test_missing_transition_label_names_the_transition() -> None:
         parse_catalog(raw, "bad-programs.toml")
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_catalog accepts a transition out of a `final` stage; programs.toml says "
-    "final stages have no way out",
-    strict=True,
-)
 def test_transition_from_final_stage_refused() -> None:
     raw = copy.deepcopy(RAW)
     _add_source("revise", "completed")(raw)
@@ -545,11 +535,6 @@ def test_transition_from_final_stage_refused() -> None:
         parse_catalog(raw, "bad-programs.toml")
 
 
-@pytest.mark.xfail(
-    reason="BUG: a guard with `applies = []` is applied to every program/track (an empty "
-    "frozenset is falsy in `guards[g].applies or {key}`) instead of none or an error",
-    strict=True,
-)
 def test_guard_with_empty_applies_is_not_applied_everywhere() -> None:
     raw = copy.deepcopy(RAW)
     raw["guards"]["lender_receipt"]["applies"] = []

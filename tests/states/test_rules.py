@@ -191,8 +191,8 @@ def test_inherits(vid: str, inherits: str | None) -> None:
         ("R5", "reuse.early.max_uses", "R4"),
         ("R5", "reuse.405.mode", "R4"),
         ("R6", "reuse.405.mode", "R6"),
-        ("R7", "reuse.405.payment_cap_total", "R6"),
-        ("R7", "reuse.early.mode", "R6"),
+        ("R7", "reuse.405.payment_cap_total", "R7"),
+        ("R7", "reuse.early.mode", "R7"),
         ("R6", "deadlines.certificate_max_age_months", "R4"),
     ],
 )
@@ -227,11 +227,6 @@ def test_early_reuse_mode_flag(vid: str, unverified: bool) -> None:
     assert ("reuse.early.mode" in get_version(vid).unverified) is unverified
 
 
-@pytest.mark.xfail(
-    reason="BUG: R7's re-use policy is unverified (rules.md §4 'same as R6 (unverified)', §8 "
-    "'R7 re-use'), but R7 inherits R6's values with verified = true, so nothing flags it",
-    strict=True,
-)
 def test_r7_reuse_is_flagged_unverified() -> None:
     r7 = get_version("R7")
     assert r7.verified is False
@@ -323,11 +318,6 @@ def test_with_overrides_refused(overrides: dict[str, Any], message: str) -> None
     assert str(e.value).startswith("kaizen.toml: ")
 
 
-@pytest.mark.xfail(
-    reason="BUG: with_overrides checks only the type, not the rule file's own checks: a negative "
-    "cap (or monitoring.405.per_year = 5) is accepted",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "overrides",
     [{"caps.405/normal.dd_plan": -5}, {"monitoring.405.per_year": 5}],
@@ -557,11 +547,6 @@ def test_bad_rule_files(files: dict[str, str], where: str, message: str) -> None
     assert message in text, text
 
 
-@pytest.mark.xfail(
-    reason="BUG: two versions with one effective date are refused with a message naming "
-    "neither file nor key ('two rule versions share one effective date')",
-    strict=True,
-)
 def test_shared_effective_date_names_the_files() -> None:
     files = _edit("R7.toml", "effective_from = 2025-04-01", "effective_from = 2024-04-01")
     with pytest.raises(RuleDataError, match=r"R7\.toml"):

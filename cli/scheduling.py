@@ -1,0 +1,1 @@
+"""Commands added by a later issue (see cli/commands.py)."""
