@@ -1,3 +1,3 @@
 """Imports every command module so that its commands register on the app."""
 
-from cli import admin, cases, companies, reference, reports, scheduling  # noqa: F401
+from cli import admin, cases, companies, maintenance, reference, reports, scheduling  # noqa: F401

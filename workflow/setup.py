@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -65,3 +66,32 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
     except DatabaseUnavailable as e:
         raise StorageError(str(e)) from None
     return Kaizen(db, settings, clock), InitResult(settings.db_url, loaded, admin)
+
+
+def backup_sqlite(settings: Settings, target: Path) -> int:
+    """Online backup of the SQLite database to `target` (consistent while others write)."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(settings.db_url)
+    if u.get_backend_name() != "sqlite" or not u.database:
+        raise InvalidInput("kaizen backup は SQLite 用です: PostgreSQL は pg_dump を使ってください")
+    source = Path(u.database)
+    if not source.exists():
+        raise StorageError(f"データベースがありません: {source}")
+    if not target.parent.exists():
+        raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
+    try:
+        with (
+            sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
+            sqlite3.connect(target) as dst,
+        ):
+            src.backup(dst)
+            pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
+        dst.close()
+        src.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)
+        raise StorageError(describe(e, settings.db_url)) from None
+    return pages
