@@ -30,6 +30,9 @@ app = typer.Typer(
 )
 
 
+_OPENED: list[Any] = []  # databases opened by this command, closed when it ends
+
+
 @dataclass
 class Ctx:
     """What every command needs: settings, the acting user, and a clock (for tests)."""
@@ -73,7 +76,9 @@ class Ctx:
         from workflow.service import Kaizen
         from workflow.setup import connect
 
-        return Kaizen(connect(self.settings), self.settings, self.clock())
+        db = connect(self.settings)
+        _OPENED.append(db)
+        return Kaizen(db, self.settings, self.clock())
 
 
 @app.callback()
@@ -146,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     # Import the command modules for their registrations (kept lazy in each module).
     import cli.commands  # noqa: F401
 
+    try:
+        return _run(argv)
+    finally:
+        while _OPENED:
+            _OPENED.pop().dispose()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, prog_name="kaizen", standalone_mode=False)
     except KaizenError as e:

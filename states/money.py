@@ -14,6 +14,10 @@ from dataclasses import dataclass
 _YEN = re.compile(r"[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+")
 
 
+# Far above any fee or capital a council records, and well inside a 64-bit column.
+MAX_YEN = 999_999_999_999_999
+
+
 class MoneyError(ValueError):
     """An amount that cannot be money here (negative, fractional, not a number)."""
 
@@ -24,6 +28,8 @@ def check_yen(amount: object, what: str = "金額") -> int:
         raise MoneyError(f"{what}は円単位の整数で入力してください: {amount!r}")
     if amount < 0:
         raise MoneyError(f"{what}は0円以上で入力してください: {amount}")
+    if amount > MAX_YEN:
+        raise MoneyError(f"{what}が大きすぎます: {amount:,}円 (上限 {MAX_YEN:,}円)")
     return amount
 
 

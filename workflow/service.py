@@ -107,6 +107,14 @@ def _yen(amount: int, what: str) -> int:
         raise InvalidInput(str(e)) from None
 
 
+@dataclass(frozen=True)
+class Moved:
+    case: str
+    from_stage: str
+    to_stage: str
+    version: int
+
+
 @dataclass
 class _Loaded:
     case: Case
@@ -332,8 +340,10 @@ class Kaizen:
             )
         if capital is not None:
             _yen(capital, "資本金")
-        if employees is not None and (isinstance(employees, bool) or employees < 0):
-            raise InvalidInput(f"従業員数は0以上の整数です: {employees}")
+        if employees is not None and (
+            isinstance(employees, bool) or not 0 <= employees <= 10_000_000
+        ):
+            raise InvalidInput(f"従業員数は0から10,000,000までの整数です: {employees}")
         try:
             form = canonical_legal_form(legal_form)
         except ValueError as e:
@@ -554,6 +564,9 @@ class Kaizen:
                     f"{fact}は {labels} の段階でのみ登録できます (現在: {catalog().stage_label(case.stage)})"
                 )
             detail = body(s, ld, actor)
+            if on is not None and on > case.last_event_on:
+                # A transition may not be dated before the facts it relies on.
+                case.last_event_on = on
             self._touch(case)
             self._event(
                 s,
@@ -579,9 +592,9 @@ class Kaizen:
             s.add(cost)
             return {"category": cat, "estimate": amount}
 
-        return self._fact(
-            actor_id, case_id, "estimate", body, stages=("consultation", "application")
-        )
+        # Estimates are filed with the application and fixed by `apply`: the guards checked
+        # there (e.g. 405 normal's 伴走 ≤ half rule) cannot be bypassed by a later change.
+        return self._fact(actor_id, case_id, "estimate", body, stages=("consultation",))
 
     def record_fee(
         self, actor_id: str, case_id: str, category: str, yen: int, on: date | None = None
@@ -726,6 +739,21 @@ class Kaizen:
         on: date | None = None,
         reason: str | None = None,
     ) -> CaseView:
+        """Fire a trigger (one transaction), then read the case back for the caller."""
+        moved = self.move(actor_id, case_id, trigger, on=on, reason=reason)
+        return self.show(actor_id, moved.case)
+
+    def move(
+        self,
+        actor_id: str,
+        case_id: str,
+        trigger: str,
+        *,
+        on: date | None = None,
+        reason: str | None = None,
+    ) -> Moved:
+        """Fire a trigger: permission, every guard, then stage, event, payments and milestones
+        written in one transaction. Returns only what moved (scripts and sweeps use this)."""
         why = _text(reason, "理由")
         with self._write() as s:
             actor = self._actor(s, actor_id)
@@ -776,7 +804,7 @@ class Kaizen:
             )
             s.flush()
             self._replan(s, case, company, rules)
-        return self.show(actor_id, case.id)
+        return Moved(case.id, frm, case.stage, case.version)
 
     def _facts(
         self,
@@ -929,7 +957,7 @@ class Kaizen:
                 select(Event.trigger, Event.effective_on)
                 .where(Event.case_id == case.id, Event.kind != "fact")
                 .order_by(Event.seq)
-            ).tuples()
+            )
         ]
         planned = milestones.compute(
             milestones.CaseDates(
