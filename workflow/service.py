@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar import BusinessCalendar, fiscal_year
@@ -201,11 +201,7 @@ class Kaizen:
         cid = case_id.strip()
         if not CASE_ID.match(cid):
             raise InvalidInput(f"案件番号は '40-2026-0007' の形式です: '{case_id}'")
-        q = (
-            select(Case)
-            .where(Case.id == cid)
-            .options(selectinload(Case.lenders), selectinload(Case.costs))
-        )
+        q = select(Case).where(Case.id == cid)
         if lock and self.db.dialect == "postgresql":
             pass  # optimistic: the version column decides, no row lock held across reads
         case = s.scalars(q).one_or_none()
@@ -778,7 +774,18 @@ class Kaizen:
                 rules = pick_version(self.settings, when)
             if rules is None:
                 rules = pick_version(self.settings, case.applied_on or when)
-            facts = self._facts(s, case, d, company, rules, actor, when, why, trigger)
+            facts = self._facts(
+                s,
+                case,
+                d,
+                company,
+                rules,
+                actor,
+                when,
+                why,
+                trigger,
+                frozenset(d.transition(trigger).guards),
+            )
             token = Token(case.stage, check=lambda trig: failures(d.transition(trig).guards, facts))
             try:
                 ok = fire(case.program, case.track, token, trigger)
@@ -817,13 +824,34 @@ class Kaizen:
         on: date,
         reason: str | None,
         trigger: str,
+        guards: frozenset[str] | None = None,
     ) -> Facts:
-        costs = {c.category: c for c in case.costs}
-        reports = frozenset(
-            s.scalars(select(MonitoringReport.period).where(MonitoringReport.case_id == case.id))
+        """A snapshot of what the guards read; only what `guards` need is loaded (all if None)."""
+
+        def need(*ids: str) -> bool:
+            return guards is None or not guards.isdisjoint(ids)
+
+        costs = (
+            {c.category: c for c in case.costs}
+            if need("estimates_recorded", "monitoring_estimate_half", "fees_recorded")
+            else {}
+        )
+        lenders = (
+            tuple(LenderFact(x.name, x.consented_on) for x in case.lenders)
+            if need("lenders_named", "all_lenders_consented", "lender_receipt")
+            else ()
+        )
+        reports = (
+            frozenset(
+                s.scalars(
+                    select(MonitoringReport.period).where(MonitoringReport.case_id == case.id)
+                )
+            )
+            if need("monitoring_report")
+            else frozenset()
         )
         reuse = None
-        if trigger in ("apply", "accept"):
+        if trigger in ("apply", "accept") and need("reuse_allowed", "reuse_exception_approved"):
             uses = _uses(s, company.key, case.id)
             reuse = decide(
                 rules,
@@ -843,7 +871,7 @@ class Kaizen:
                 company.industry, company.capital, company.employees, company.legal_form
             ),
             advisor=case.advisor,
-            lenders=tuple(LenderFact(x.name, x.consented_on) for x in case.lenders),
+            lenders=lenders,
             certificate_issued=case.certificate_issued,
             certificate_max_age_months=rules.deadline("certificate_max_age_months"),
             categories=d.categories_for(self._case_options(case)),
@@ -1004,7 +1032,16 @@ class Kaizen:
             m.label, m.stage, m.due, m.done_on = p.label, p.stage, p.due, p.done_on
         for key, m in existing.items():
             if key not in keep and m.done_on is None:
-                for r in s.scalars(select(Reminder).where(Reminder.milestone_id == m.id)):
+                reminders = list(s.scalars(select(Reminder).where(Reminder.milestone_id == m.id)))
+                if any(r.status == "sent" for r in reminders):
+                    # Reminders already delivered are history: keep the milestone they name,
+                    # closed on the case's last date, and cancel what is still pending.
+                    m.done_on = case.last_event_on
+                    for r in reminders:
+                        if r.status == "pending":
+                            r.status = "cancelled"
+                    continue
+                for r in reminders:
                     s.delete(r)
                 s.delete(m)
 
