@@ -1,1 +1,172 @@
-"""Commands added by a later issue (see cli/commands.py)."""
+"""`kaizen remind` (one reminder sweep now) and `kaizen scheduler run` (the long-running one)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cli.app import app, console, emit_json, get_ctx, parse_datetime
+from workflow.errors import InvalidInput
+
+scheduler_app = typer.Typer(
+    help="スケジューラ: リマインダーの定期送信と朝の期限一覧 (APScheduler, Asia/Tokyo)",
+    no_args_is_help=True,
+)
+app.add_typer(scheduler_app, name="scheduler")
+
+KIND_LABELS = {"upcoming": "まもなく期限", "overdue": "期限超過", "escalation": "エスカレーション"}
+
+
+@app.command("remind")
+def remind(
+    ctx: typer.Context,
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Sweep as of this time (ISO 8601; naive = JST), for back-filling. Default: now.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be sent; write and send nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """One reminder sweep now: create the reminders that are due and deliver them.
+
+    Kinds: upcoming (7 and 1 business days before a due date), overdue (to the case's officer),
+    escalation (overdue 5 business days or more: to the council's supervisors). Each reminder
+    is delivered once, to the outbox and by e-mail when [smtp] is set in kaizen.toml. Sending
+    is for admins; any officer may --dry-run (their own council's reminders).
+
+    Example: kaizen remind --at 2026-07-01T09:00 --dry-run --json
+    """
+    from workflow.mailer import mailer_for
+    from workflow.reference import calendar_for
+    from workflow.reminders import remind as run_remind
+    from workflow.setup import connect
+
+    c = get_ctx(ctx)
+    when = parse_datetime(at, "--at") if at is not None else c.now()
+    settings = c.settings
+    db = connect(settings)
+    try:
+        result = run_remind(
+            db,
+            settings,
+            c.user,
+            when,
+            calendar_for(settings),
+            mailer_for(settings),
+            dry_run=dry_run,
+        )
+    finally:
+        db.dispose()
+    if as_json:
+        emit_json(result.to_json())
+        return
+    out = console()
+    title = "送信予定 (dry run: 何も書き込みません)" if dry_run else "送信したリマインダー"
+    if result.sent:
+        t = Table(title=f"{title} {len(result.sent)} 件")
+        for col in ("案件", "マイルストーン", "種類", "宛先", "期限", "経路"):
+            t.add_column(col)
+        for i in result.sent:
+            kind = KIND_LABELS[i.kind] + (f" ({i.window}営業日前)" if i.window is not None else "")
+            t.add_row(i.case, i.label, kind, i.to, i.due.isoformat(), i.channel)
+        out.print(t)
+    else:
+        out.print(f"{title}: なし")
+    for i in result.retrying + result.failed:
+        state = "再試行予定" if i in result.retrying else "送信失敗 (打ち切り)"
+        out.print(f"{state}: {i.case} {i.milestone} → {i.to} ({i.attempts}回目: {i.error})")
+    out.print(result.summary(), style="dim")
+
+
+@scheduler_app.command("run")
+def scheduler_run(
+    ctx: typer.Context,
+    once: bool = typer.Option(
+        False, "--once", help="Sweep once (catching up what came due) and exit."
+    ),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+) -> None:
+    """Run the scheduler in the foreground: reminder sweeps and the morning digest.
+
+    It sweeps at once on start (catching up what came due while it was down), then every
+    sweep_minutes; at digest_time on business days each officer gets one e-mail listing their
+    overdue and upcoming milestones. SIGTERM or Ctrl-C stops it cleanly (exit 0). Several
+    schedulers may share one PostgreSQL database: each reminder is still sent once.
+
+    Settings (kaizen.toml; every one has a default):
+
+    \b
+      [reminders]
+      sweep_minutes = 15          # minutes between sweeps
+      before_days = [7, 1]        # business days before a due date that remind
+      escalate_after_days = 5     # business days overdue before supervisors are told
+      digest_time = 09:00:00      # morning digest (Asia/Tokyo, Mon–Fri, not holidays)
+      retry_base_seconds = 60     # failed e-mail: retry after 60 s, 120 s, 240 s…
+      max_attempts = 8            # then the reminder stays 'failed'
+
+    \b
+      [smtp]                      # without it reminders go to the outbox only
+      host = "smtp.example.jp"
+      port = 587
+      starttls = true
+      sender = "kaizen@example.jp"
+      username = "kaizen"         # or KAIZEN_SMTP_USER
+
+    The SMTP password comes only from the environment: KAIZEN_SMTP_PASSWORD.
+    The database is --db / KAIZEN_DB / [database] url.
+
+    Example: kaizen scheduler run --config /etc/kaizen/kaizen.toml
+    """
+    from workflow import scheduler as sched
+    from workflow.setup import connect
+
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int) or log_level.upper() not in (
+        "DEBUG",
+        "INFO",
+        "WARNING",
+        "ERROR",
+    ):
+        raise InvalidInput(
+            f"--log-level は DEBUG, INFO, WARNING, ERROR のいずれかです: '{log_level}'"
+        )
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    # APScheduler's own lines ("Adding job tentatively…") only when asked for DEBUG.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    c = get_ctx(ctx)
+    settings = c.settings  # a bad kaizen.toml fails here, before anything starts
+    connect(settings).dispose()  # and so does a missing or uninitialised database
+    config = _config_path(c.config)
+    # KAIZEN_NOW (demos, scripted tests) pins the time the jobs sweep at; checked here, once.
+    pinned_env = os.environ.get("KAIZEN_NOW")
+    pinned = parse_datetime(pinned_env, "KAIZEN_NOW").isoformat() if pinned_env else None
+    if once:
+        sched.sweep_now(settings.db_url, config, pinned)  # logs its summary
+        logging.getLogger("kaizen.scheduler").info("sweep done (--once)")
+        return
+    # A pinned KAIZEN_NOW is the jobs' time; the triggers keep the real clock.
+    scheduler = sched.build_scheduler(settings.db_url, config, settings, at=pinned)
+    sched.run(scheduler)
+
+
+def _config_path(given: Path | None) -> str | None:
+    """The settings file the jobs re-read, as an absolute path (jobs take strings only)."""
+    path = given
+    if path is None and os.environ.get("KAIZEN_CONFIG"):
+        path = Path(os.environ["KAIZEN_CONFIG"])
+    if path is None and Path("kaizen.toml").exists():
+        path = Path("kaizen.toml")
+    return str(path.resolve()) if path is not None else None

@@ -254,17 +254,18 @@ class Event(Base):
 
 
 class Reminder(Base):
-    """One reminder per (milestone, kind, recipient), delivered exactly once (the outbox)."""
+    """One reminder per (milestone, kind, recipient, due), delivered exactly once (the outbox)."""
 
     __tablename__ = "reminders"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id"), index=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(12))  # upcoming-7, upcoming-1, overdue, escalation
-    recipient: Mapped[str] = mapped_column(String(64))
-    due: Mapped[date] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(64))  # officer id (never an address)
+    due: Mapped[date] = mapped_column(Date)  # the milestone's due date it reminds of
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, failed
+    # pending, sent, failed (attempts exhausted), cancelled (milestone done, moved or closed)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -273,7 +274,9 @@ class Reminder(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
-        UniqueConstraint("milestone_id", "kind", "recipient"),
+        # The due date is part of the key (migration 0002): a milestone that moves is
+        # reminded again for its new date, and the rows for the old one stay as history.
+        UniqueConstraint("milestone_id", "kind", "recipient", "due"),
         # Claims read only undelivered rows: a partial index on them stays small as the
         # queue drains (PostgreSQL SKIP LOCKED slowed down on a plain index).
         Index(

@@ -10,6 +10,8 @@ it returns the full list of milestones with due dates and done dates. Rules (rul
 - day- or month-counted deadlines: the certificate's 3-month age limit before `apply`, the 405
   application's 2-year validity after acceptance (extendable), the early plan-cost claim within
   a year of the application, and a monitoring claim still unfiled 60 days after its period.
+  They roll forward to the next business day, except the certificate's limit, which rolls
+  back: `apply` on the next business day would already find the certificate too old.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def compute(
     # Monitoring: from the payment decision if made, else projected from the template.
     claims = [on for t, on in events if t == "claim_monitoring"]
     start = _ym(case.decided_on) if case.decided_on else last_template_ym
-    periods: list[tuple[str, str, YM, int]]
+    # (key, label, short name for the claim's label, period end, report lag in months)
+    periods: list[tuple[str, str, str, YM, int]]
     if case.program == "405":
         start = (
             _ym(case.decided_on)
@@ -111,6 +114,7 @@ def compute(
                 f"monitoring_{i}",
                 f"モニタリング報告 第{i}期 ({e[0]}年{e[1]}月 "
                 f"{'決算' if e[1] == case.fiscal_year_end else '中間決算'})",
+                f"第{i}期",
                 e,
                 lag,
             )
@@ -131,6 +135,7 @@ def compute(
                 (
                     "monitoring_interim",
                     f"伴走支援 (期中) 報告 ({interim[0]}年{interim[1]}月)",
+                    "期中",
                     interim,
                     lag,
                 )
@@ -139,12 +144,13 @@ def compute(
             (
                 "monitoring_year_end",
                 f"伴走支援 (決算期) 報告 ({year_end[0]}年{year_end[1]}月決算)",
+                "決算期",
                 year_end,
                 lag,
             )
         )
     claim_days = rules.deadline("monitoring_claim_reminder_days")
-    for i, (key, label, end, lag_m) in enumerate(periods):
+    for i, (key, label, short, end, lag_m) in enumerate(periods):
         done = claims[i] if i < len(claims) else None
         out.append(Planned(key, label, "monitoring", month_due(add_months(end, lag_m), cal), done))
         if claim_days:
@@ -152,7 +158,7 @@ def compute(
             out.append(
                 Planned(
                     f"{key}_claim",
-                    f"伴走支払申請 {label.split(' (')[0]} (期末{end[0]}年{end[1]}月から{claim_days}日)",
+                    f"伴走支払申請 {short} (期末{end[0]}年{end[1]}月から{claim_days}日)",
                     "monitoring",
                     cal.next_business_day(last + timedelta(days=claim_days)),
                     done,
@@ -195,7 +201,9 @@ def compute(
                 date_plus_months(
                     case.applied_on, rules.deadline("early_payment_claim_within_months"), cal
                 ),
-                case.agreed_on,
+                # Done when the claim is decided: agreeing only opens the payment_claim stage,
+                # where the claim still has to be filed (and reminded of).
+                case.decided_on,
             )
         )
     return out

@@ -1,0 +1,957 @@
+"""Reminders: one sweep finds what is due, records one row per reminder, and delivers it once.
+
+`sweep(db, settings, at, calendar, mailer)` does the whole job for the instant `at` (the
+scheduler's, or `kaizen remind --at`'s); `digest(...)` sends the morning summary per officer.
+
+What is due (business days of the council's calendar, `today` = the JST date of `at`):
+- `upcoming` (stored as `upcoming-N`): an open milestone due within N business days, for the
+  narrowest window of `[reminders] before_days` (default 7 and 1) that is open, to the case's
+  officer. After downtime the wider windows that were missed are not sent any more: the
+  narrowest one says the same thing, later.
+- `overdue`: due date passed by at least one business day, to the case's officer;
+- `escalation`: overdue by `escalate_after_days` business days (default 5) or more, to every
+  active supervisor (統括責任者) of the case's council.
+Open means not done, on a case that is not in a final stage.
+
+Exactly once:
+1. Create: one row per (milestone, kind, recipient, due) with INSERT … ON CONFLICT DO NOTHING,
+   so sweeping twice, or two sweeps at once, create each row once.
+2. Claim: in one write transaction, pick pending rows whose `next_attempt_at` has come and that
+   nobody holds (PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`; SQLite: the transaction holds
+   the write lock from BEGIN IMMEDIATE) and stamp them `claimed_by`/`claimed_until` (a lease
+   on the wall clock); commit. A second sweep skips them.
+3. Deliver outside any transaction: one e-mail per recipient (when SMTP is set and the officer
+   has an address), else the outbox (the row itself and the returned list).
+4. Mark: `sent` (with `sent_at`, `channel`), or on failure `attempts + 1` and a retry after
+   `retry_base_seconds * 2**(attempts - 1)`, `last_error` kept; `failed` after `max_attempts`.
+   Rows whose milestone was done, moved or closed meanwhile are `cancelled` at claim time.
+A process that dies between the SMTP server's acceptance and step 4 leaves its claim to expire
+(`CLAIM_LEASE`); the next sweep then sends those rows again — the one case of a repeat.
+
+Logs carry counts, case ids and officer ids only: never company names nor addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from states.calendar import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, BusinessCalendar
+from states.programs import catalog
+from storage.db import Database, DatabaseUnavailable, describe
+from storage.models import Case, Company, Meta, Milestone, Officer, Reminder
+from workflow import access
+from workflow.clock import JST, Clock, SystemClock
+from workflow.config import ReminderSettings, Settings
+from workflow.errors import InvalidInput, KaizenError, PermissionDenied, StorageError
+from workflow.mailer import Mail, Mailer
+from workflow.views import Actor
+
+log = logging.getLogger("kaizen.reminders")
+
+KINDS = ("upcoming", "overdue", "escalation")
+URGENCY = ("escalation", "overdue", "upcoming")  # the order messages list them in
+KIND_LABELS = {
+    "escalation": "期限超過 (統括責任者への報告)",
+    "overdue": "期限超過",
+    "upcoming": "まもなく期限",
+}
+# A claim's lease, in wall-clock time: at least this, and 3 SMTP timeouts per claimed row, so
+# it outlasts the slowest delivery of the batch (a hanging server included).
+CLAIM_LEASE = timedelta(minutes=15)
+BATCH = 1000  # rows claimed per round; a sweep claims rounds until none are left
+_INSERT_CHUNK = 200
+_WEEKDAYS = "月火水木金土日"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One reminder as reported: delivered, failing, or (dry run) about to be."""
+
+    reminder: int | None  # the row's id (None in a dry run, for a row not yet created)
+    case: str
+    council: str
+    milestone: str  # the milestone's key
+    label: str
+    kind: str  # upcoming, overdue, escalation
+    window: int | None  # upcoming: the business-day window (7, 1…)
+    to: str  # officer id
+    due: date
+    channel: str  # email or outbox
+    attempts: int = 0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "case": self.case,
+            "milestone": self.milestone,
+            "kind": self.kind,
+            "to": self.to,
+            "due": self.due.isoformat(),
+            "label": self.label,
+            "window": self.window,
+            "channel": self.channel,
+            "reminder": self.reminder,
+            "council": self.council,
+        }
+        if self.error is not None:
+            doc["attempts"] = self.attempts
+            doc["error"] = self.error
+        return doc
+
+
+@dataclass
+class SweepResult:
+    at: datetime
+    today: date
+    worker: str
+    dry_run: bool = False
+    created: int = 0
+    sent: list[Item] = field(default_factory=list)
+    retrying: list[Item] = field(default_factory=list)  # failed now, tried again later
+    failed: list[Item] = field(default_factory=list)  # attempts exhausted: status 'failed'
+    cancelled: int = 0
+    emails: int = 0  # messages the SMTP server accepted
+
+    def summary(self) -> str:
+        by_kind = {k: sum(1 for i in self.sent if i.kind == k) for k in KINDS}
+        kinds = ", ".join(f"{k} {n}" for k, n in by_kind.items())
+        when = f"{self.at.astimezone(JST):%Y-%m-%d %H:%M} JST"
+        if self.dry_run:
+            return (
+                f"dry run {when} (nothing written): would create {self.created}, "
+                f"send {len(self.sent)} ({kinds}; e-mails {self.emails}), "
+                f"cancel {self.cancelled}"
+            )
+        return (
+            f"sweep {when}: created {self.created}, sent {len(self.sent)} "
+            f"({kinds}; e-mails {self.emails}), retrying {len(self.retrying)}, "
+            f"failed {len(self.failed)}, cancelled {self.cancelled}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "today": self.today.isoformat(),
+            "dry_run": self.dry_run,
+            "created": self.created,
+            "sent": [i.to_json() for i in self.sent],
+            "retrying": [i.to_json() for i in self.retrying],
+            "failed": [i.to_json() for i in self.failed],
+            "cancelled": self.cancelled,
+            "emails": self.emails,
+        }
+
+
+# ------------------------------------------------------------------ what is due
+
+
+def due_kinds(due: date, today: date, rs: ReminderSettings, cal: BusinessCalendar) -> list[str]:
+    """The stored kinds an open milestone due on `due` calls for on `today` (pure)."""
+    if today <= due:
+        left = cal.business_days_between(today, due)
+        windows = sorted(n for n in rs.before_days if n >= left)
+        return [f"upcoming-{windows[0]}"] if windows else []
+    late = cal.business_days_between(due, today)
+    if late < 1:
+        return []  # due Friday, swept on Saturday: the officer hears on Monday
+    out = ["overdue"]
+    if late >= rs.escalate_after_days:
+        out.append("escalation")
+    return out
+
+
+def kind_of(stored: str) -> tuple[str, int | None]:
+    """'upcoming-7' → ('upcoming', 7); 'overdue' → ('overdue', None)."""
+    if stored.startswith("upcoming-"):
+        return "upcoming", int(stored.split("-", 1)[1])
+    return stored, None
+
+
+def worker_name() -> str:
+    """Unique per sweep caller: host, process and a random part (threads differ too)."""
+    host = socket.gethostname()[:32]
+    return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _final_stages() -> set[str]:
+    return {s for d in catalog().definitions.values() for s in d.final_stages}
+
+
+def _check_time(at: datetime) -> date:
+    if at.tzinfo is None:
+        raise InvalidInput("時刻にはタイムゾーンが必要です (aware datetime)")
+    today = at.astimezone(JST).date()
+    if not FIRST_SUPPORTED_YEAR < today.year < LAST_SUPPORTED_YEAR:
+        raise InvalidInput(
+            f"日時 {today} は営業日カレンダーの範囲外です "
+            f"({FIRST_SUPPORTED_YEAR + 1}〜{LAST_SUPPORTED_YEAR - 1}年)"
+        )
+    return today
+
+
+@contextmanager
+def _tx(db: Database) -> Iterator[Session]:
+    try:
+        with db.transaction() as s:
+            yield s
+    except KaizenError:
+        raise
+    except DBAPIError as e:
+        raise StorageError(describe(e, db.url)) from None
+    except DatabaseUnavailable as e:
+        raise StorageError(str(e)) from None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    milestone_id: int
+    case_id: str
+    council: str
+    key: str
+    label: str
+    kind: str  # stored kind
+    recipient: str
+    due: date
+
+
+def _candidates(
+    s: Session, today: date, rs: ReminderSettings, cal: BusinessCalendar
+) -> list[_Candidate]:
+    """Every reminder due today, existing or not, in a fixed order (no deadlocks)."""
+    horizon = cal.add_business_days(today, max(rs.before_days, default=0) + 1)
+    rows = s.execute(
+        select(
+            Milestone.id,
+            Milestone.case_id,
+            Case.council_code,
+            Milestone.key,
+            Milestone.label,
+            Milestone.due,
+            Case.officer_id,
+        )
+        .join(Case, Case.id == Milestone.case_id)
+        .where(
+            Milestone.done_on.is_(None),
+            Milestone.due <= horizon,
+            Case.stage.not_in(_final_stages()),
+        )
+        .order_by(Milestone.id)
+    ).all()
+    supervisors: dict[str, list[str]] = defaultdict(list)
+    for oid, council in s.execute(
+        select(Officer.id, Officer.council_code)
+        .where(Officer.role == "supervisor", Officer.active.is_(True))
+        .order_by(Officer.id)
+    ):
+        if council is not None:
+            supervisors[council].append(oid)
+    out = []
+    for mid, cid, council, key, label, due, officer in rows:
+        for kind in due_kinds(due, today, rs, cal):
+            recipients = supervisors.get(council, []) if kind == "escalation" else [officer]
+            for r in recipients:
+                out.append(_Candidate(mid, cid, council, key, label, kind, r, due))
+    out.sort(key=lambda c: (c.milestone_id, c.kind, c.recipient))
+    return out
+
+
+def _existing(s: Session, cands: Sequence[_Candidate]) -> set[tuple[int, str, str, date]]:
+    ids = sorted({c.milestone_id for c in cands})
+    have: set[tuple[int, str, str, date]] = set()
+    for i in range(0, len(ids), 500):
+        for mid, kind, rcpt, due in s.execute(
+            select(Reminder.milestone_id, Reminder.kind, Reminder.recipient, Reminder.due).where(
+                Reminder.milestone_id.in_(ids[i : i + 500])
+            )
+        ):
+            have.add((mid, kind, rcpt, due))
+    return have
+
+
+def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on either dialect; the number of rows inserted."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(Reminder)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(Reminder)
+    n = 0
+    for i in range(0, len(rows), _INSERT_CHUNK):
+        q = (
+            stmt.values(rows[i : i + _INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["milestone_id", "kind", "recipient", "due"])
+            .returning(Reminder.id)
+        )
+        n += len(s.execute(q).all())
+    return n
+
+
+def create_due(db: Database, settings: Settings, at: datetime, cal: BusinessCalendar) -> int:
+    """Step 1 alone: create the rows due at `at` (delivering nothing); how many were new."""
+    today = _check_time(at)
+    for attempt in range(3):
+        try:
+            with db.transaction() as s:
+                cands = _candidates(s, today, settings.reminders, cal)
+                have = _existing(s, cands)
+                rows = [
+                    {
+                        "milestone_id": c.milestone_id,
+                        "case_id": c.case_id,
+                        "kind": c.kind,
+                        "recipient": c.recipient,
+                        "due": c.due,
+                        "created_at": at,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                    }
+                    for c in cands
+                    if (c.milestone_id, c.kind, c.recipient, c.due) not in have
+                ]
+                return _insert_ignore(s, rows) if rows else 0
+        except DBAPIError as e:
+            # A milestone deleted by a concurrent replan between our read and our insert, or
+            # a deadlock with a writer that locks in another order: read again.
+            retry = isinstance(e, IntegrityError) or "deadlock" in str(e.orig).lower()
+            if attempt == 2 or not retry:
+                raise StorageError(describe(e, db.url)) from None
+        except DatabaseUnavailable as e:
+            raise StorageError(str(e)) from None
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------ claiming and delivering
+
+
+@dataclass
+class _Claimed:
+    id: int
+    case_id: str
+    council: str
+    company: str
+    key: str
+    label: str
+    kind: str  # stored
+    recipient: str
+    due: date
+    attempts: int
+    officer: str  # the case's officer (for escalations)
+
+
+def claim(
+    s: Session,
+    at: datetime,
+    worker: str,
+    *,
+    limit: int = BATCH,
+    now: datetime | None = None,
+    per_row: timedelta = timedelta(0),
+) -> tuple[list[_Claimed], int]:
+    """Claim ready rows in the caller's write transaction; returns them and the cancelled count.
+
+    Ready: pending, `next_attempt_at` ≤ `at` (the sweep's time), and unclaimed or with a lease
+    that ran out by `now` (the wall clock: a back-filling `kaizen remind --at` in the past
+    must not make the scheduler's live claims look expired). On PostgreSQL rows another
+    transaction holds are skipped (`FOR UPDATE SKIP LOCKED`).
+    """
+    now = now or at
+    today = at.astimezone(JST).date()
+    q = (
+        select(Reminder.id)
+        .where(
+            Reminder.status == "pending",
+            Reminder.next_attempt_at <= at,
+            or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
+        )
+        .order_by(Reminder.id)
+        .limit(limit)
+    )
+    if s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    ids = list(s.scalars(q))
+    if not ids:
+        return [], 0
+    s.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(ids))
+        .values(claimed_by=worker, claimed_until=now + max(CLAIM_LEASE, per_row * len(ids)))
+    )
+    finals = _final_stages()
+    rows = s.execute(
+        select(
+            Reminder.id,
+            Reminder.case_id,
+            Case.council_code,
+            Company.name,
+            Milestone.key,
+            Milestone.label,
+            Reminder.kind,
+            Reminder.recipient,
+            Reminder.due,
+            Reminder.attempts,
+            Case.officer_id,
+            Milestone.due,
+            Milestone.done_on,
+            Case.stage,
+        )
+        .join(Milestone, Milestone.id == Reminder.milestone_id)
+        .join(Case, Case.id == Reminder.case_id)
+        .join(Company, Company.key == Case.company_key)
+        .where(Reminder.id.in_(ids))
+        .order_by(Reminder.id)
+    ).all()
+    keep: list[_Claimed] = []
+    stale: dict[int, str] = {}
+    for r in rows:
+        m_due, done_on, stage = r[11], r[12], r[13]
+        if done_on is not None:
+            stale[r[0]] = "milestone done"
+        elif m_due != r[8]:
+            stale[r[0]] = f"milestone moved to {m_due}"
+        elif stage in finals:
+            stale[r[0]] = f"case closed ({stage})"
+        elif r[6].startswith("upcoming-") and today > r[8]:
+            stale[r[0]] = "no longer upcoming"
+        else:
+            keep.append(_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]))
+    for rid, why in stale.items():
+        s.execute(
+            update(Reminder)
+            .where(Reminder.id == rid)
+            .values(status="cancelled", claimed_until=None, last_error=why)
+        )
+    return keep, len(stale)
+
+
+def _officers(s: Session, ids: set[str]) -> dict[str, tuple[str, str | None]]:
+    if not ids:
+        return {}
+    return {
+        o.id: (o.name, o.email)
+        for o in s.scalars(select(Officer).where(Officer.id.in_(sorted(ids))))
+    }
+
+
+def _item(c: _Claimed, channel: str, error: str | None = None, attempts: int = 0) -> Item:
+    kind, window = kind_of(c.kind)
+    return Item(
+        c.id,
+        c.case_id,
+        c.council,
+        c.key,
+        c.label,
+        kind,
+        window,
+        c.recipient,
+        c.due,
+        channel,
+        attempts,
+        error,
+    )
+
+
+def sweep(
+    db: Database,
+    settings: Settings,
+    at: datetime,
+    calendar: BusinessCalendar,
+    mailer: Mailer,
+    *,
+    dry_run: bool = False,
+    worker_id: str | None = None,
+    batch: int = BATCH,
+    wall: Clock | None = None,
+) -> SweepResult:
+    """Create the reminders due at `at` and deliver every pending one whose time has come.
+
+    Rows are claimed `batch` at a time (one e-mail per recipient and batch: with the default
+    batch, one per recipient and sweep in practice). Claim leases run on `wall` (the system
+    clock unless a test hands in another), whatever time `at` says.
+    """
+    today = _check_time(at)
+    at = at.astimezone(UTC)
+    worker = (worker_id or worker_name())[:64]
+    result = SweepResult(at=at, today=today, worker=worker, dry_run=dry_run)
+    if dry_run:
+        _preview(db, settings, at, (wall or SystemClock()).now(), today, calendar, mailer, result)
+        log.info("%s", result.summary())
+        return result
+
+    result.created = create_due(db, settings, at, calendar)
+    per_row = timedelta(seconds=3 * settings.smtp.timeout) if settings.smtp else timedelta(0)
+    while True:
+        now = (wall or SystemClock()).now()
+        with _tx(db) as s:
+            claimed, cancelled = claim(s, at, worker, limit=batch, now=now, per_row=per_row)
+            officers = _officers(s, {c.recipient for c in claimed} | {c.officer for c in claimed})
+        result.cancelled += cancelled
+        if not claimed:
+            break
+        _deliver(db, settings, at, today, calendar, mailer, claimed, officers, worker, result)
+        if len(claimed) + cancelled < batch:
+            break
+    log.info("%s", result.summary())
+    return result
+
+
+def _deliver(
+    db: Database,
+    settings: Settings,
+    at: datetime,
+    today: date,
+    cal: BusinessCalendar,
+    mailer: Mailer,
+    claimed: list[_Claimed],
+    officers: dict[str, tuple[str, str | None]],
+    worker: str,
+    result: SweepResult,
+) -> None:
+    by_recipient: dict[str, list[_Claimed]] = defaultdict(list)
+    for c in claimed:
+        by_recipient[c.recipient].append(c)
+    mails: list[Mail] = []
+    mail_rows: list[list[_Claimed]] = []
+    outbox: list[_Claimed] = []
+    for rcpt, rows in sorted(by_recipient.items()):
+        name, email = officers.get(rcpt, (rcpt, None))
+        if mailer.enabled and email:
+            mails.append(compose(rcpt, name, email, rows, officers, at, today, cal))
+            mail_rows.append(rows)
+        else:
+            outbox.extend(rows)
+    errors = mailer.send(mails) if mails else []
+    sent: list[tuple[_Claimed, str]] = [(c, "outbox") for c in outbox]
+    failed: list[tuple[_Claimed, str]] = []
+    for rows, err in zip(mail_rows, errors, strict=True):
+        if err is None:
+            result.emails += 1
+            sent.extend((c, "email") for c in rows)
+        else:
+            log.warning(
+                "e-mail to officer %s failed (%d reminder(s))", rows[0].recipient, len(rows)
+            )
+            failed.extend((c, err) for c in rows)
+    rs = settings.reminders
+    with _tx(db) as s:
+        for channel in ("outbox", "email"):
+            ids = [c.id for c, ch in sent if ch == channel]
+            if not ids:
+                continue
+            done = s.execute(
+                update(Reminder)
+                .where(Reminder.id.in_(ids), Reminder.claimed_by == worker)
+                .values(status="sent", sent_at=at, channel=channel, claimed_until=None)
+                .returning(Reminder.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            n = len(done)
+            if n != len(ids):  # our lease ran out and another sweep took some over
+                log.warning("%d reminder(s) were re-claimed by another sweep", len(ids) - n)
+        for c, err in failed:
+            attempts = c.attempts + 1
+            values: dict[str, Any] = {
+                "attempts": attempts,
+                "last_error": err,
+                "claimed_until": None,
+                "channel": "email",
+            }
+            if attempts >= rs.max_attempts:
+                values["status"] = "failed"
+            else:
+                values["next_attempt_at"] = at + timedelta(
+                    seconds=rs.retry_base_seconds * 2 ** (attempts - 1)
+                )
+            s.execute(
+                update(Reminder)
+                .where(Reminder.id == c.id, Reminder.claimed_by == worker)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            item = _item(c, "email", err, attempts)
+            (result.failed if attempts >= rs.max_attempts else result.retrying).append(item)
+    result.sent.extend(_item(c, ch) for c, ch in sent)
+
+
+def _preview(
+    db: Database,
+    settings: Settings,
+    at: datetime,
+    now: datetime,
+    today: date,
+    cal: BusinessCalendar,
+    mailer: Mailer,
+    result: SweepResult,
+) -> None:
+    """What a sweep at `at` would send, read in a read-only session (nothing is written)."""
+    try:
+        with db.reading() as s:
+            cands = _candidates(s, today, settings.reminders, cal)
+            have = _existing(s, cands)
+            new = [c for c in cands if (c.milestone_id, c.kind, c.recipient, c.due) not in have]
+            officers = _officers(s, {c.recipient for c in new})
+            ready = s.execute(
+                select(
+                    Reminder.id,
+                    Reminder.case_id,
+                    Case.council_code,
+                    Milestone.key,
+                    Milestone.label,
+                    Reminder.kind,
+                    Reminder.recipient,
+                    Reminder.due,
+                    Milestone.due,
+                    Milestone.done_on,
+                    Case.stage,
+                )
+                .join(Milestone, Milestone.id == Reminder.milestone_id)
+                .join(Case, Case.id == Reminder.case_id)
+                .where(
+                    Reminder.status == "pending",
+                    Reminder.next_attempt_at <= at,
+                    or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
+                )
+                .order_by(Reminder.id)
+            ).all()
+            officers.update(_officers(s, {r[6] for r in ready}))
+    except DBAPIError as e:
+        raise StorageError(describe(e, db.url)) from None
+
+    def channel(rcpt: str) -> str:
+        return "email" if mailer.enabled and officers.get(rcpt, ("", None))[1] else "outbox"
+
+    finals = _final_stages()
+    for r in ready:
+        stale = (
+            r[9] is not None
+            or r[8] != r[7]
+            or r[10] in finals
+            or (r[5].startswith("upcoming-") and today > r[7])
+        )
+        if stale:
+            result.cancelled += 1
+            continue
+        kind, window = kind_of(r[5])
+        result.sent.append(
+            Item(r[0], r[1], r[2], r[3], r[4], kind, window, r[6], r[7], channel(r[6]))
+        )
+    for c in new:
+        kind, window = kind_of(c.kind)
+        result.sent.append(
+            Item(
+                None,
+                c.case_id,
+                c.council,
+                c.key,
+                c.label,
+                kind,
+                window,
+                c.recipient,
+                c.due,
+                channel(c.recipient),
+            )
+        )
+    result.created = len(new)
+    result.emails = len({i.to for i in result.sent if i.channel == "email"})
+
+
+# ------------------------------------------------------------------ the message
+
+
+def jdate(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日 ({_WEEKDAYS[d.weekday()]})"
+
+
+def compose(
+    recipient: str,
+    name: str,
+    email: str,
+    rows: Sequence[_Claimed],
+    officers: dict[str, tuple[str, str | None]],
+    at: datetime,
+    today: date,
+    cal: BusinessCalendar,
+    *,
+    subject: str | None = None,
+    intro: str = "からのお知らせです",
+    ref: str = "R",
+) -> Mail:
+    """One Japanese message listing every reminder of this sweep for one officer.
+
+    Each item ends with its reference (`[R12]`: reminder 12), so a reply can name it.
+    """
+    groups: dict[str, list[_Claimed]] = defaultdict(list)
+    for c in rows:
+        groups[kind_of(c.kind)[0]].append(c)
+    counts = "・".join(f"{KIND_LABELS[k]} {len(groups[k])}件" for k in URGENCY if groups.get(k))
+    lines = [
+        f"{name} 様",
+        "",
+        f"Kaizen (経営改善計画策定支援の案件管理) {intro} ({jdate(today)} 現在)。",
+        "",
+    ]
+    for k in URGENCY:
+        items = sorted(groups.get(k, []), key=lambda c: (c.due, c.case_id, c.key))
+        if not items:
+            continue
+        lines.append(f"■ {KIND_LABELS[k]} ({len(items)}件)")
+        for c in items:
+            if k == "upcoming":
+                left = cal.business_days_between(today, c.due)
+                when = "本日が期限" if left == 0 else f"あと{left}営業日"
+            else:
+                when = f"{cal.business_days_between(c.due, today)}営業日超過"
+            lines.append(f"・{c.case_id} {c.company}")
+            lines.append(f"    {c.label}")
+            lines.append(f"    期限: {jdate(c.due)} ({when})")
+            if k == "escalation":
+                officer_name = officers.get(c.officer, (c.officer, None))[0]
+                lines.append(f"    担当: {officer_name} ({c.officer})")
+            lines.append(f"    [{ref}{c.id}]")
+        lines.append("")
+    first = min(rows, key=lambda c: (c.due, c.case_id)).case_id
+    lines += [
+        f"詳しくは 'kaizen case show {first}' などで確認してください。",
+        "",
+        "-- ",
+        "このメールは Kaizen が自動で送信しています。",
+    ]
+    return Mail(
+        recipient=recipient,
+        to=email,
+        subject=subject or f"【Kaizen】期限のお知らせ: {counts}",
+        body="\n".join(lines) + "\n",
+        at=at,
+    )
+
+
+# ------------------------------------------------------------------ the morning digest
+
+
+@dataclass
+class DigestResult:
+    at: datetime
+    today: date
+    skipped: str | None = None  # why nothing was sent at all (a closed day)
+    sent: list[str] = field(default_factory=list)  # officer ids
+    already: int = 0  # sent earlier today (by this or another scheduler)
+    no_email: int = 0  # officers with items but no address, or no SMTP
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"digest {self.today}: skipped ({self.skipped})"
+        return (
+            f"digest {self.today}: sent {len(self.sent)}, already sent {self.already}, "
+            f"no e-mail {self.no_email}, failed {len(self.failed)}"
+        )
+
+
+def _digest_key(today: date, officer_id: str) -> str:
+    key = f"digest:{today.isoformat()}:{officer_id}"
+    if len(key) > 64:
+        key = f"digest:{today.isoformat()}:#" + hashlib.sha256(officer_id.encode()).hexdigest()[:40]
+    return key
+
+
+def _claim_key(s: Session, key: str, value: str) -> bool:
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(Meta)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(Meta)
+    q = stmt.values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+    return len(s.execute(q.returning(Meta.key)).all()) == 1
+
+
+def digest(
+    db: Database,
+    settings: Settings,
+    at: datetime,
+    calendar: BusinessCalendar,
+    mailer: Mailer,
+    *,
+    worker_id: str | None = None,
+) -> DigestResult:
+    """The morning summary: each officer's open milestones that are overdue or due soon.
+
+    Sent on business days only, at most once per officer and day across every scheduler:
+    the right to send is a `kaizen_meta` row `digest:<date>:<officer>` inserted with ON
+    CONFLICT DO NOTHING (removed again if the send fails, so a later run may retry).
+    """
+    today = _check_time(at)
+    at = at.astimezone(UTC)
+    result = DigestResult(at=at, today=today)
+    if not calendar.is_business_day(today):
+        result.skipped = calendar.closed_reason(today) or "closed"
+        log.info("%s", result.summary())
+        return result
+    rs = settings.reminders
+    horizon = calendar.add_business_days(today, max(rs.before_days, default=0))
+    worker = (worker_id or worker_name())[:64]
+    with _tx(db) as s:
+        rows = s.execute(
+            select(
+                Milestone.id,
+                Milestone.case_id,
+                Company.name,
+                Milestone.key,
+                Milestone.label,
+                Milestone.due,
+                Case.officer_id,
+                Case.council_code,
+            )
+            .join(Case, Case.id == Milestone.case_id)
+            .join(Company, Company.key == Case.company_key)
+            .where(
+                Milestone.done_on.is_(None),
+                Milestone.due <= horizon,
+                Case.stage.not_in(_final_stages()),
+            )
+            .order_by(Milestone.due, Milestone.case_id, Milestone.key)
+        ).all()
+        staff = {
+            o.id: o
+            for o in s.scalars(
+                select(Officer).where(
+                    Officer.active.is_(True), Officer.role.in_(("officer", "supervisor"))
+                )
+            )
+        }
+    per: dict[str, list[_Claimed]] = defaultdict(list)
+    for mid, cid, company, key, label, due, officer, council in rows:
+        late = calendar.business_days_between(due, today) if due < today else 0
+        kind = "upcoming-0" if due >= today else "overdue"
+        c = _Claimed(mid, cid, council, company, key, label, kind, officer, due, 0, officer)
+        if officer in staff:
+            per[officer].append(c)
+        if late >= rs.escalate_after_days:
+            for sup in staff.values():
+                if sup.role == "supervisor" and sup.council_code == council and sup.id != officer:
+                    per[sup.id].append(_replace_kind(c, "escalation", sup.id))
+    names = {o.id: (o.name, o.email) for o in staff.values()}
+    for oid, items in sorted(per.items()):
+        email = staff[oid].email
+        if not (mailer.enabled and email):
+            result.no_email += 1
+            continue
+        key = _digest_key(today, oid)
+        with _tx(db) as s:
+            mine = _claim_key(
+                s, key, json.dumps({"worker": worker, "at": at.isoformat(), "items": len(items)})
+            )
+        if not mine:
+            result.already += 1
+            continue
+        mail = compose_digest(oid, staff[oid].name, email, items, names, at, today, calendar)
+        err = mailer.send([mail])[0]
+        if err is None:
+            result.sent.append(oid)
+        else:
+            log.warning("digest e-mail to officer %s failed", oid)
+            result.failed.append(oid)
+            with _tx(db) as s:
+                s.execute(delete(Meta).where(Meta.key == key))
+    with _tx(db) as s:  # keep two months of digest records
+        old = f"digest:{(today - timedelta(days=62)).isoformat()}"
+        s.execute(delete(Meta).where(Meta.key.like("digest:%"), Meta.key < old))
+    log.info("%s", result.summary())
+    return result
+
+
+def _replace_kind(c: _Claimed, kind: str, recipient: str) -> _Claimed:
+    return _Claimed(
+        c.id,
+        c.case_id,
+        c.council,
+        c.company,
+        c.key,
+        c.label,
+        kind,
+        recipient,
+        c.due,
+        c.attempts,
+        c.officer,
+    )
+
+
+def compose_digest(
+    recipient: str,
+    name: str,
+    email: str,
+    items: Sequence[_Claimed],
+    officers: dict[str, tuple[str, str | None]],
+    at: datetime,
+    today: date,
+    cal: BusinessCalendar,
+) -> Mail:
+    n_late = sum(1 for c in items if c.kind in ("overdue", "escalation"))
+    return compose(
+        recipient,
+        name,
+        email,
+        items,
+        officers,
+        at,
+        today,
+        cal,
+        subject=f"【Kaizen】本日の期限一覧 {jdate(today)}: 期限超過 {n_late}件・"
+        f"まもなく期限 {len(items) - n_late}件",
+        intro="から本日の期限一覧をお送りします",
+        ref="M",  # milestone ids: a digest is not a reminder row
+    )
+
+
+# ------------------------------------------------------------------ `kaizen remind`
+
+
+def remind(
+    db: Database,
+    settings: Settings,
+    actor_id: str,
+    at: datetime,
+    calendar: BusinessCalendar,
+    mailer: Mailer,
+    *,
+    dry_run: bool = False,
+) -> SweepResult:
+    """A sweep by hand. Sending is an admin's act (it covers every council); a dry run is open
+    to every officer and lists only their own council's reminders."""
+    _check_time(at)
+    try:
+        with db.reading() as s:
+            o = s.get(Officer, actor_id)
+            actor = Actor(o.id, o.name, o.role, o.council_code) if o and o.active else None
+    except DBAPIError as e:
+        raise StorageError(describe(e, db.url)) from None
+    if actor is None:
+        raise PermissionDenied(
+            f"'{actor_id}' は登録された担当者ではありません (--as / KAIZEN_USER を確認してください)"
+        )
+    if not dry_run:
+        access.require_admin(actor, "リマインダーの送信 (kaizen remind)")
+    result = sweep(db, settings, at, calendar, mailer, dry_run=dry_run)
+    if actor.role != "admin":
+        result.sent = [i for i in result.sent if access.can_see_council(actor, i.council)]
+    return result
