@@ -30,9 +30,6 @@ app = typer.Typer(
 )
 
 
-_OPENED: list[Any] = []  # databases opened by this command, closed when it ends
-
-
 @dataclass
 class Ctx:
     """What every command needs: settings, the acting user, and a clock (for tests)."""
@@ -76,9 +73,7 @@ class Ctx:
         from workflow.service import Kaizen
         from workflow.setup import connect
 
-        db = connect(self.settings)
-        _OPENED.append(db)
-        return Kaizen(db, self.settings, self.clock())
+        return Kaizen(connect(self.settings), self.settings, self.clock())
 
 
 @app.callback()
@@ -154,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
-        while _OPENED:
-            _OPENED.pop().dispose()
+        if "storage.db" in sys.modules:  # close the pools this command opened
+            sys.modules["storage.db"].dispose_all()
 
 
 def _run(argv: list[str] | None) -> int:

@@ -30,7 +30,7 @@ class DatabaseUnavailable(Exception):
     """The database cannot be opened or used; the message says why in one line."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Database:
     url: str
     engine: Engine
@@ -119,7 +119,20 @@ def open_database(url: str, *, create: bool = True, echo: bool = False) -> Datab
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-    return Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    db = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    _OPEN.append(db)
+    return db
+
+
+# Strong references: a Database dropped by its caller must still have its pool closed here,
+# or the driver's connections are only closed (with a warning) by the garbage collector.
+_OPEN: list[Database] = []
+
+
+def dispose_all() -> None:
+    """Close every pool this process opened (when a CLI command ends)."""
+    while _OPEN:
+        _OPEN.pop().dispose()
 
 
 def describe(e: BaseException, url: str = "") -> str:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar import BusinessCalendar, fiscal_year
@@ -244,7 +245,10 @@ class Kaizen:
         return ev
 
     def _touch(self, case: Case) -> None:
-        case.updated_at = self.now()  # bumps the version: concurrent writers conflict
+        """Force an UPDATE of the case row, so its version moves even when the clock does not:
+        every change of a case, fact or transition, then conflicts with a concurrent one."""
+        case.updated_at = self.now()
+        flag_modified(case, "updated_at")
 
     # ------------------------------------------------------------ councils and officers
 
@@ -484,6 +488,13 @@ class Kaizen:
                     access.require_council(actor, council)
                     comp = self._company(s, company)
                     prefix = f"{council}-{fiscal_year(opened)}-"
+                    if self.db.dialect == "postgresql":
+                        # Numbers are allocated under a transaction-scoped lock per council and
+                        # year, so simultaneous openings queue instead of colliding.
+                        s.execute(
+                            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                            {"k": "kaizen-case-" + prefix},
+                        )
                     last = s.scalar(select(func.max(Case.id)).where(Case.id.like(prefix + "%")))
                     seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
                     case = Case(
