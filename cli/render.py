@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -43,23 +44,48 @@ def yen(v: int | None) -> str:
     return "—" if v is None else f"{v:,}円"
 
 
-def timeline_bar(view: CaseView, today: date, width: int = 24) -> Text:
-    """Milestones as a bar from the first to the last due date, with today marked."""
+TIMELINE_MARKS = {"─": 0, "●": 1, "○": 2, "✗": 3}  # what wins when milestones share a cell
+
+
+def timeline_bar(view: CaseView, today: date, width: int = 48) -> Text:
+    """Milestones on a line from the first consultation to the last due date, today marked.
+
+    Three lines: the bar (● done, ○ planned, ✗ overdue), an arrow under today, and the
+    range with the legend. Several milestones in one cell show the most urgent.
+    """
     dues = [m.due for m in view.milestones]
     if not dues:
         return Text("")
     start, end = min([*dues, view.opened_on]), max(dues)
     span = max((end - start).days, 1)
+
+    def pos(d: date) -> int:
+        return min(max(round((d - start).days / span * (width - 1)), 0), width - 1)
+
     cells = ["─"] * width
     for m in view.milestones:
-        i = min(int((m.due - start).days / span * (width - 1)), width - 1)
-        cells[i] = "●" if m.done else ("✗" if m.overdue else "○")
+        mark = "●" if m.done else ("✗" if m.overdue else "○")
+        i = pos(m.due)
+        if TIMELINE_MARKS[mark] > TIMELINE_MARKS[cells[i]]:
+            cells[i] = mark
+    styles = {"●": "green", "✗": "bold red", "○": "cyan", "─": "dim"}
     t = Text()
-    pos = min(max(int((today - start).days / span * (width - 1)), 0), width - 1)
-    for i, ch in enumerate(cells):
-        style = "bold red" if ch == "✗" else "green" if ch == "●" else "cyan" if i == pos else ""
-        t.append("▼" if i == pos and ch == "─" else ch, style=style)
-    t.append(f"  {start} … {end}", style="dim")
+    for ch in cells:
+        t.append(ch, style=styles[ch])
+    here = pos(today)
+    label = f"今日 {today.isoformat()}"
+    if today > end:
+        label += " (最後の期限の後)"
+    elif today < start:
+        label += " (最初の期限の前)"
+    if here + 2 + cell_len(label) <= width + 16:
+        arrow = " " * here + "▲ " + label
+    else:
+        arrow = " " * max(here - cell_len(label) - 1, 0) + label + " ▲"
+    t.append("\n" + arrow, style="bold yellow")
+    t.append(
+        f"\n{start.isoformat()} 〜 {end.isoformat()}   ● 完了  ○ 予定  ✗ 期限超過", style="dim"
+    )
     return t
 
 
@@ -95,7 +121,8 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
         else:
             parts.append(Text(f"\n{trig}: 条件を満たしています", style="green"))
     if view.milestones:
-        parts.append(Text("\nスケジュール ", style="bold") + timeline_bar(view, today))
+        parts.append(Text("\nスケジュール", style="bold"))
+        parts.append(timeline_bar(view, today))
         mt = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         mt.add_column("期限", no_wrap=True)
         mt.add_column("段階", no_wrap=True)
