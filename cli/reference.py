@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx, parse_date
-from workflow import reference as ref
 from workflow.errors import InvalidInput
 
 rules_app = typer.Typer(
@@ -36,6 +35,8 @@ def plan(
 
     Example: kaizen plan --fiscal-year-end 5 --from 2026-06-01 --program 405
     """
+    from workflow import reference as ref
+
     c = get_ctx(ctx)
     start_d = parse_date(start, "--from") if start is not None else None
     version, ms = ref.preview_plan(
@@ -97,6 +98,8 @@ def rules_show(
 
     Example: kaizen rules show R6
     """
+    from workflow import reference as ref
+
     c = get_ctx(ctx)
     chosen = (
         [ref.find_version(c.settings, version)] if version else list(ref.rule_versions(c.settings))
@@ -156,6 +159,8 @@ def diagram(
 
     Example: kaizen diagram --program 405 --track gl > 405-gl.mmd
     """
+    from workflow import reference as ref
+
     if not program:
         raise InvalidInput("--program を指定してください")
     typer.echo(ref.diagram(program, track), nl=False)

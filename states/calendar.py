@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Final
 
-from holidays.countries.japan import Japan
-
 __all__ = ["BusinessCalendar", "fiscal_year", "fiscal_year_bounds"]
 
 _ONE_DAY: Final = timedelta(days=1)
@@ -31,9 +29,11 @@ YEAR_END: Final = "年末年始"
 COUNCIL_CLOSED: Final = "協議会休業日"
 
 # Outside this range `holidays` silently returns no holidays; answering "open" for a
-# real 元日 would be worse than refusing.
-FIRST_SUPPORTED_YEAR: Final[int] = Japan.start_year
-LAST_SUPPORTED_YEAR: Final[int] = Japan.end_year
+# real 元日 would be worse than refusing. (holidays.countries.japan.Japan.start_year/end_year;
+# a test checks these match. The package is imported only when a year is first needed: it
+# costs ~0.1 s, which a command that touches no date should not pay.)
+FIRST_SUPPORTED_YEAR: Final[int] = 1949
+LAST_SUPPORTED_YEAR: Final[int] = 2099
 
 
 def fiscal_year(d: date) -> int:
@@ -87,6 +87,8 @@ class BusinessCalendar:
         # Year-end first so that a holiday name wins on overlaps: 2027-01-01 is both 元日 and
         # 年末年始, and the name says more.
         named = dict.fromkeys(_year_end_closure(year), YEAR_END)
+        from holidays.countries.japan import Japan
+
         national = Japan(years=year, language="ja", categories=("public",))
         named.update((day, str(name)) for day, name in national.items())
         extra = {day for day in self._extra_closed if day.year == year}

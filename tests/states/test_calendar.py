@@ -321,3 +321,11 @@ def test_add_forward_from_any_day(day: date, n: int) -> None:
 def test_counting_matches_brute_force(start: date, span: int) -> None:
     end = start + timedelta(days=span)
     assert CAL.business_days_between(start, end) == brute_business_days_between(CAL, start, end)
+
+
+def test_supported_years_match_the_holidays_package() -> None:
+    from holidays.countries.japan import Japan
+
+    from states.calendar import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR
+
+    assert (FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR) == (Japan.start_year, Japan.end_year)
