@@ -64,13 +64,10 @@ from workflow.errors import (
     GuardFailed,
     InvalidInput,
     KaizenError,
-    NotAllowed,
     NotFound,
     StorageError,
 )
 from workflow.exports import Column, Progress, Sheet, format_for, write
-from workflow.guards import failures
-from workflow.machines import Token, allowed_triggers, fire
 from workflow.reference import pick_version
 from workflow.service import AFFECTED_CAUSES, CASE_ID, Kaizen
 from workflow.views import Actor
@@ -737,12 +734,11 @@ def _plan_path(r: _Row) -> None:
 class CaseHistory:
     """Writes one case's history in an open session, on the engine's own pieces.
 
-    `move` runs what `Kaizen.advance` runs — `_facts`, the shared machine with the guards,
-    `_effects` (dates, pinned rule, validity, payments), `_touch` — and writes the event row
-    `_event` would; `replan` is `_replan`. These private pieces of `Kaizen` are used on
-    purpose: loading, viewing and re-planning after every step cost ~100 ms per case, and the
-    demo and the importer write hundreds of cases. (A public hook in the engine for "write
-    this history in my transaction" would remove the need; asked of the lead.)
+    `move` runs the engine's own transition step (`Kaizen.apply_trigger`: the shared
+    machine, every guard, dates, pinned rule, payments, version) and collects the event rows
+    to write them together; `replan` is `Kaizen.replan`. Loading, viewing and re-planning
+    after every step (what `advance` does for one officer's command) would cost ~100 ms per
+    case, and the demo and the importer write hundreds of cases.
     """
 
     def __init__(self, eng: Kaizen, s: Session, case: Case, company: Company, seq: int = 0) -> None:
@@ -820,7 +816,7 @@ class CaseHistory:
 
     def fact(self, fact: str, on: date, actor: Actor, detail: dict[str, Any]) -> None:
         """The event and version bump `Kaizen._fact` adds around a recorded fact."""
-        self.eng._touch(self.case)
+        self.eng.touch(self.case)
         self.event(
             kind="fact",
             trigger=fact,
@@ -842,33 +838,14 @@ class CaseHistory:
     ) -> None:
         """`Kaizen.advance`, step by step (service.py), without reloading and viewing."""
         eng, s, case = self.eng, self.s, self.case
-        d = catalog().definition(case.program, case.track)
-        available = allowed_triggers(case.program, case.track, case.stage)
-        if trigger not in available:
-            raise NotAllowed(
-                f"{catalog().stage_label(case.stage)} ({case.stage}) から {trigger} はできません"
-            )
         if on < self.last:
             raise InvalidInput(f"{trigger} の日付 {on} が前の記録日 {self.last} より前です")
         if on > eng.today():
             raise InvalidInput(f"{trigger} の日付 {on} は未来の日付です (今日は {eng.today()})")
-        rules = eng._rules(case.rule_version)
-        if trigger == "apply" or (trigger == "accept" and eng.settings.version_key == "acceptance"):
-            rules = pick_version(eng.settings, on)
-        if rules is None:
-            rules = pick_version(eng.settings, case.applied_on or on)
-        # Everything `_facts` reads is in memory or already flushed (`report`, prior uses):
+        # Everything the guards read is in memory or already flushed (`report`, prior uses):
         # no flush per step, the rows go out together.
         with s.no_autoflush:
-            facts = eng._facts(s, case, d, self.company, rules, actor, on, reason, trigger)
-        token = Token(case.stage, check=lambda trig: failures(d.transition(trig).guards, facts))
-        if not fire(case.program, case.track, token, trigger):
-            raise GuardFailed(trigger, token.failures)
-        frm = case.stage
-        case.stage = token.state
-        case.last_event_on = on
-        eng._effects(s, case, d, rules, trigger, on, facts)
-        eng._touch(case)
+            frm, _ = eng.apply_trigger(s, case, self.company, actor, trigger, on, reason)
         self.event(
             kind="transition",
             trigger=trigger,
@@ -895,7 +872,7 @@ class CaseHistory:
     def planned(self) -> list[milestones.Planned]:
         """The milestones `_replan` would write now (the engine's planner, nothing written)."""
         case = self.case
-        rules = self.eng._rules(case.rule_version) or pick_version(
+        rules = self.eng.rules_of(case) or pick_version(
             self.eng.settings, case.applied_on or case.opened_on
         )
         return milestones.compute(
@@ -927,10 +904,7 @@ class CaseHistory:
         self.write_events()
         self.s.flush()
         if not self.fresh:
-            # Private on purpose (see the class docstring): the engine's milestone planning.
-            self.eng._replan(
-                self.s, self.case, self.company, self.eng._rules(self.case.rule_version)
-            )
+            self.eng.replan(self.s, self.case, self.company)
             return
         case = self.case
         closed = case.stage in catalog().definition(case.program, case.track).final_stages

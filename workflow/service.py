@@ -244,6 +244,13 @@ class Kaizen:
         s.add(ev)
         return ev
 
+    def rules_of(self, case: Case) -> RuleVersion | None:
+        """The rule version a case pinned at `apply` (None before)."""
+        return self._rules(case.rule_version)
+
+    def touch(self, case: Case) -> None:
+        self._touch(case)
+
     def _touch(self, case: Case) -> None:
         """Force an UPDATE of the case row, so its version moves even when the clock does not:
         every change of a case, fact or transition, then conflicts with a concurrent one."""
@@ -770,45 +777,9 @@ class Kaizen:
             if trigger not in d.triggers:
                 raise InvalidInput(f"不明なトリガー '{trigger}' ({d.key}): {', '.join(d.triggers)}")
             when = self._date(on, not_before=case.last_event_on, what="日付 (--on)")
-            available = allowed_triggers(case.program, case.track, case.stage)
-            if trigger not in available:
-                raise NotAllowed(
-                    f"{catalog().stage_label(case.stage)} ({case.stage}) から {trigger} はできません: "
-                    f"できるのは {', '.join(available) or 'なし (終了済み)'}"
-                )
             company = s.get(Company, case.company_key)
             assert company is not None
-            rules = ld.rules
-            if trigger == "apply" or (
-                trigger == "accept" and self.settings.version_key == "acceptance"
-            ):
-                rules = pick_version(self.settings, when)
-            if rules is None:
-                rules = pick_version(self.settings, case.applied_on or when)
-            facts = self._facts(
-                s,
-                case,
-                d,
-                company,
-                rules,
-                actor,
-                when,
-                why,
-                trigger,
-                frozenset(d.transition(trigger).guards),
-            )
-            token = Token(case.stage, check=lambda trig: failures(d.transition(trig).guards, facts))
-            try:
-                ok = fire(case.program, case.track, token, trigger)
-            except TriggerNotAvailable:
-                raise NotAllowed(f"{case.stage} から {trigger} はできません") from None
-            if not ok:
-                raise GuardFailed(trigger, token.failures)
-            frm = case.stage
-            case.stage = token.state
-            case.last_event_on = when
-            self._effects(s, case, d, rules, trigger, when, facts)
-            self._touch(case)
+            frm, rules = self.apply_trigger(s, case, company, actor, trigger, when, why)
             self._event(
                 s,
                 case,
@@ -823,6 +794,65 @@ class Kaizen:
             s.flush()
             self._replan(s, case, company, rules)
         return Moved(case.id, frm, case.stage, case.version)
+
+    def apply_trigger(
+        self,
+        s: Session,
+        case: Case,
+        company: Company,
+        actor: Actor,
+        trigger: str,
+        when: date,
+        why: str | None,
+    ) -> tuple[str, RuleVersion]:
+        """The heart of a transition, inside the caller's transaction: the trigger must exist
+        from the stage, every guard must hold (all failures reported), then the stage, the
+        pinned rule version, dates and payments change and the version moves. The caller
+        writes the event and replans (`move` does; the importer batches them).
+        Returns the stage it left and the rule version in force."""
+        d = catalog().definition(case.program, case.track)
+        available = allowed_triggers(case.program, case.track, case.stage)
+        if trigger not in available:
+            raise NotAllowed(
+                f"{catalog().stage_label(case.stage)} ({case.stage}) から {trigger} はできません: "
+                f"できるのは {', '.join(available) or 'なし (終了済み)'}"
+            )
+        rules = self._rules(case.rule_version)
+        if trigger == "apply" or (
+            trigger == "accept" and self.settings.version_key == "acceptance"
+        ):
+            rules = pick_version(self.settings, when)
+        if rules is None:
+            rules = pick_version(self.settings, case.applied_on or when)
+        facts = self._facts(
+            s,
+            case,
+            d,
+            company,
+            rules,
+            actor,
+            when,
+            why,
+            trigger,
+            frozenset(d.transition(trigger).guards),
+        )
+        token = Token(case.stage, check=lambda trig: failures(d.transition(trig).guards, facts))
+        try:
+            ok = fire(case.program, case.track, token, trigger)
+        except TriggerNotAvailable:
+            raise NotAllowed(f"{case.stage} から {trigger} はできません") from None
+        if not ok:
+            raise GuardFailed(trigger, token.failures)
+        frm = case.stage
+        case.stage = token.state
+        case.last_event_on = when
+        self._effects(s, case, d, rules, trigger, when, facts)
+        self._touch(case)
+        return frm, rules
+
+    def replan(self, s: Session, case: Case, company: Company) -> None:
+        """Rewrite a case's milestones inside the caller's transaction (importer, demo)."""
+        self._replan(s, case, company, self._rules(case.rule_version))
 
     def _facts(
         self,
