@@ -328,4 +328,4 @@ def test_supported_years_match_the_holidays_package() -> None:
 
     from states.calendar import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR
 
-    assert (FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR) == (Japan.start_year, Japan.end_year)
+    assert (Japan.start_year, Japan.end_year) == (FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR)
