@@ -9,7 +9,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import states.calendar as calendar_module
 from states.calendar import BusinessCalendar, fiscal_year, fiscal_year_bounds
 
 CAL = BusinessCalendar()
@@ -187,14 +186,17 @@ def test_years_without_holiday_data_are_refused(day: date) -> None:
 
 
 def test_holidays_are_built_once_per_year(monkeypatch: pytest.MonkeyPatch) -> None:
+    import holidays.countries.japan as japan_module
+
     built: list[int] = []
-    real = calendar_module.Japan
+    real = japan_module.Japan
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         built.append(kwargs["years"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(calendar_module, "Japan", counting)
+    # states.calendar imports Japan when a year is first needed, from this module.
+    monkeypatch.setattr(japan_module, "Japan", counting)
     cal = BusinessCalendar()
     for day in days_of(2026) + days_of(2027):
         cal.is_business_day(day)
