@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     try:
-        app(args=argv, prog_name="kaizen", standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit` instead of raising.
+        rv = app(args=argv, prog_name="kaizen", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except KaizenError as e:
         print(f"kaizen: {e.message}", file=sys.stderr)
         return e.exit_code

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, KaizenError
 
 
 @app.command("doctor")
@@ -20,12 +20,21 @@ def doctor(
 
     Example: kaizen doctor --json
     """
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import describe
     from workflow.doctor import CHECKS, check_database
+    from workflow.errors import StorageError
     from workflow.setup import connect
 
     c = get_ctx(ctx)
     db = connect(c.settings)
-    n, problems = check_database(db, c.settings)
+    try:
+        n, problems = check_database(db, c.settings)
+    except DBAPIError as e:  # e.g. a file corrupt past its first pages
+        raise StorageError(describe(e, db.url)) from None
+    finally:
+        db.dispose()
     if as_json:
         emit_json(
             {
@@ -47,7 +56,11 @@ def doctor(
                 t.add_row(p.check, p.case or "—", p.message)
             out.print(t)
     if problems:
-        raise typer.Exit(1)
+        # A KaizenError, not typer.Exit: `cli.app.main` runs click with standalone_mode=False,
+        # which returns an Exit's code instead of raising it, and main() drops return values.
+        raise KaizenError(
+            f"不整合が {len(problems)} 件あります ('kaizen doctor' の一覧を確認してください)"
+        )
 
 
 @app.command("backup")
@@ -56,7 +69,7 @@ def backup(
 ) -> None:
     """Copy an SQLite database safely while it is in use (SQLite online backup API).
 
-    For PostgreSQL use pg_dump (see README, Reliability).
+    For PostgreSQL use pg_dump and pg_restore (docs/reliability.md).
     Example: kaizen backup backups/kaizen-2026-11-22.db
     """
     from workflow.setup import backup_sqlite

@@ -103,6 +103,11 @@ def open_database(url: str, *, create: bool = True, echo: bool = False) -> Datab
                 raise DatabaseUnavailable(
                     f"データベースがありません: {p} ('kaizen init' で作成してください)"
                 )
+            if not create and p.is_file() and p.stat().st_size == 0:
+                # Opening it would write an SQLite header into someone's empty file.
+                raise DatabaseUnavailable(
+                    f"データベースが空のファイルです: {p} ('kaizen init' で作成してください)"
+                )
             if not p.parent.exists():
                 raise DatabaseUnavailable(f"データベースのフォルダがありません: {p.parent}")
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}

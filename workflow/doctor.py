@@ -8,7 +8,8 @@ Checks (each a name in the report):
 - `money`: payments never exceed the caps (per phase) nor the subsidy the rules allow;
 - `reuse`: every filed case respects the re-use policy of its pinned rule version, counted
   over the uses that came before it; a re-use exception was accepted by a supervisor.
-Read-only: it never repairs anything.
+Read-only: it never repairs anything. A row it cannot make sense of (a program, track, stage or
+rule version the rule data does not know) is itself reported as a problem, never a crash.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from sqlalchemy import select
 
 from states.calendar import fiscal_year
 from states.money import category_subsidy
-from states.programs import catalog
+from states.programs import Definition, UnknownProgramError, catalog
+from states.rules import RuleVersion
 from storage.db import Database
 from storage.models import Case, Cost, Event, Milestone, Officer, Payment, PriorUse, Reminder
 from workflow.config import Settings
+from workflow.errors import KaizenError
 from workflow.reference import find_version
 from workflow.reuse import Use, decide
 
@@ -40,6 +43,29 @@ class Problem:
 CHECKS = ("stage_matches_events", "event_path", "orphans", "money", "reuse")
 
 
+def _definition(case: Case, out: list[Problem]) -> Definition | None:
+    try:
+        return catalog().definition(case.program, case.track)
+    except UnknownProgramError:
+        out.append(
+            Problem(
+                "event_path",
+                case.id,
+                f"program/track {case.program}/{case.track} is not in the rule data: "
+                "its path cannot be checked",
+            )
+        )
+        return None
+
+
+def _rules(settings: Settings, case: Case, check: str, out: list[Problem]) -> RuleVersion | None:
+    try:
+        return find_version(settings, case.rule_version or "")
+    except KaizenError:
+        out.append(Problem(check, case.id, f"unknown rule version {case.rule_version!r}"))
+        return None
+
+
 def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]]:
     """(number of cases checked, problems found)."""
     out: list[Problem] = []
@@ -51,8 +77,18 @@ def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]
             events[e.case_id].append(e)
         roles = {o.id: o.role for o in s.scalars(select(Officer))}
 
+        definitions: dict[str, Definition] = {}
         for cid, case in cases.items():
-            d = cat.definition(case.program, case.track)
+            maybe = _definition(case, out)
+            if maybe is None:
+                continue
+            d = definitions[cid] = maybe
+            if case.stage not in d.stage_ids:
+                out.append(
+                    Problem(
+                        "stage_matches_events", cid, f"stage {case.stage} is not a stage of {d.key}"
+                    )
+                )
             evs = events.get(cid, [])
             if [e.seq for e in evs] != list(range(1, len(evs) + 1)):
                 out.append(
@@ -159,8 +195,10 @@ def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]
             if not case.rule_version:
                 out.append(Problem("money", cid, "payments on a case without a rule version"))
                 continue
-            rules = find_version(settings, case.rule_version)
-            d = cat.definition(case.program, case.track)
+            rules = _rules(settings, case, "money", out)
+            if rules is None or cid not in definitions:
+                continue
+            d = definitions[cid]
             for phase, kinds in (
                 ("plan", ("plan_first", "plan_second")),
                 ("monitoring", ("monitoring",)),
@@ -218,7 +256,9 @@ def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]
                 and o.accepted_on
                 and o.accepted_on <= case.applied_on
             ]
-            rules = find_version(settings, case.rule_version)
+            rules = _rules(settings, case, "reuse", out)
+            if rules is None or case.id not in definitions:
+                continue
             decision = decide(
                 rules,
                 case.program,

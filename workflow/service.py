@@ -296,7 +296,9 @@ class Kaizen:
             raise InvalidInput(
                 f"役割 (--role) は {', '.join(access.ROLES)} のいずれかです: '{role}'"
             )
-        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        if email is not None and (
+            len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)
+        ):
             raise InvalidInput(f"メールアドレスの形式が不正です: '{email}'")
         with self._write() as s:
             actor = self._actor(s, actor_id)
@@ -351,6 +353,8 @@ class Kaizen:
             isinstance(employees, bool) or not 0 <= employees <= 10_000_000
         ):
             raise InvalidInput(f"従業員数は0から10,000,000までの整数です: {employees}")
+        if len(legal_form) > 40:
+            raise InvalidInput(f"法人形態が長すぎます ({len(legal_form)}文字; 上限 40文字)")
         try:
             form = canonical_legal_form(legal_form)
         except ValueError as e:
@@ -642,6 +646,12 @@ class Kaizen:
             cost = s.get(Cost, (case.id, cat)) or Cost(case_id=case.id, category=cat)
             if cost.estimate is None:
                 raise InvalidInput(f"費用区分 {cat} の見積額が未登録です")
+            if phase == "monitoring" and cost.actual is not None and amount < cost.actual:
+                # Monitoring fees are cumulative and paid period by period: lowering them
+                # after a payment would leave the council having paid more than 2/3.
+                raise InvalidInput(
+                    f"伴走支援費用は累計額で登録します: 登録済みの {cost.actual:,}円より少なくできません"
+                )
             cost.actual = amount
             cost.paid_on = paid_on
             s.add(cost)
@@ -1350,6 +1360,12 @@ def _upsert_councils(s: Session, rows: Sequence[dict[str, str]]) -> int:
             raise InvalidInput(f"協議会コードは都道府県コード2桁です: '{code}'")
         if not name:
             raise InvalidInput(f"協議会 {code} の名称が空です")
+        for key, limit in (("name", 200), ("address", 300), ("phone", 40), ("url", 300)):
+            value = str(r.get(key, "")).strip()
+            if len(value) > limit:
+                raise InvalidInput(
+                    f"協議会 {code} の {key} が長すぎます ({len(value)}文字; 上限 {limit}文字)"
+                )
         c = s.get(Council, code) or Council(code=code)
         c.name = name
         c.address = str(r.get("address", "")).strip()

@@ -82,9 +82,13 @@ def backup_sqlite(settings: Settings, target: Path) -> int:
         raise StorageError(f"データベースがありません: {source}")
     if not target.parent.exists():
         raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
+    from urllib.parse import quote
+
+    # Quoted: a '#', '?' or '%' in the path would otherwise cut the URI short.
+    src_uri = f"file:{quote(str(source.resolve()))}?mode=ro"
     try:
         with (
-            sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
+            sqlite3.connect(src_uri, uri=True) as src,
             sqlite3.connect(target) as dst,
         ):
             src.backup(dst)

@@ -1,0 +1,431 @@
+"""`kaizen doctor`: each of its checks fires on a hand-corrupted database, and never cries wolf.
+
+The corruptions are raw SQL a careless script or a broken migration could run: a stage set by
+hand, events with a gap or off the graph, work left on a closed case, payments over the caps,
+a second use the rules forbid. On PostgreSQL only INSERTs into `events` are possible (the
+append-only trigger refuses the rest, see test_audit.py); the SQLite-only rows rewrite events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.reliability.conftest import advance_to, assert_clean_refusal, company, open_case
+from workflow.clock import FixedClock
+from workflow.config import Settings
+from workflow.doctor import CHECKS
+
+AT = "2026-06-01 01:00:00"
+
+
+def sql(k: Any, stmt: str, **params: Any) -> None:
+    with k.db.engine.begin() as c:
+        c.execute(text(stmt), params)
+
+
+def last_seq(k: Any, cid: str) -> int:
+    with k.db.engine.connect() as c:
+        return int(
+            c.execute(
+                text("SELECT max(seq) FROM events WHERE case_id = :c"), {"c": cid}
+            ).scalar_one()
+        )
+
+
+def add_event(
+    k: Any,
+    cid: str,
+    *,
+    seq: int,
+    kind: str,
+    trigger: str,
+    frm: str | None,
+    to: str,
+    on: str = "2026-06-01",
+) -> None:
+    sql(
+        k,
+        "INSERT INTO events (case_id, seq, kind, \"trigger\", from_stage, to_stage, effective_on,"
+        " recorded_at, actor, reason, detail)"
+        " VALUES (:c, :seq, :kind, :t, :f, :to, :on, :at, 'tanaka', NULL, NULL)",
+        c=cid, seq=seq, kind=kind, t=trigger, f=frm, to=to, on=on, at=AT,
+    )  # fmt: skip
+
+
+def add_payment(k: Any, cid: str, amount: int, kind: str = "plan_first") -> None:
+    sql(
+        k,
+        "INSERT INTO payments (case_id, kind, period, amount, paid_on)"
+        " VALUES (:c, :kind, NULL, :a, '2026-06-01')",
+        c=cid, kind=kind, a=amount,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ the corruptions
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    fragment: str  # a piece of the problem's message
+    make: Callable[[Any, str], str]  # (engine, company number) -> the corrupted case
+    sqlite_only: bool = False
+
+
+def stage_by_hand(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    sql(k, "UPDATE cases SET stage = 'planning' WHERE id = :c", c=cid)
+    return cid
+
+
+def stage_unknown(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    sql(k, "UPDATE cases SET stage = 'bogus' WHERE id = :c", c=cid)
+    return cid
+
+
+def event_gap(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 2,
+        kind="fact",
+        trigger="lender",
+        frm="consultation",
+        to="consultation",
+    )
+    return cid
+
+
+def event_off_graph(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 1,
+        kind="transition",
+        trigger="apply",
+        frm="consultation",
+        to="monitoring",
+    )
+    sql(k, "UPDATE cases SET stage = 'monitoring' WHERE id = :c", c=cid)
+    return cid
+
+
+def event_unknown_trigger(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 1,
+        kind="transition",
+        trigger="teleport",
+        frm="consultation",
+        to="application",
+    )
+    sql(k, "UPDATE cases SET stage = 'application' WHERE id = :c", c=cid)
+    return cid
+
+
+def event_starts_elsewhere(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 1,
+        kind="transition",
+        trigger="accept",
+        frm="application",
+        to="due_diligence",
+    )
+    sql(k, "UPDATE cases SET stage = 'due_diligence' WHERE id = :c", c=cid)
+    return cid
+
+
+def event_backdated(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 1,
+        kind="transition",
+        trigger="withdraw",
+        frm="consultation",
+        to="withdrawn",
+        on="2020-01-06",
+    )
+    sql(k, "UPDATE cases SET stage = 'withdrawn' WHERE id = :c", c=cid)
+    sql(k, "DELETE FROM milestones WHERE case_id = :c AND done_on IS NULL", c=cid)
+    return cid
+
+
+def import_midway(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    add_event(
+        k,
+        cid,
+        seq=last_seq(k, cid) + 1,
+        kind="import",
+        trigger="import",
+        frm=None,
+        to="consultation",
+    )
+    return cid
+
+
+def no_opening_event(k: Any, co: str) -> str:
+    cid = "40-2026-9001"
+    sql(
+        k,
+        "INSERT INTO cases (id, program, track, council_code, company_key, officer_id, advisor,"
+        " stage, affected, interim_monitoring, guarantee_release, reuse_exception, opened_on,"
+        " last_event_on, periods_paid, version, updated_at)"
+        " VALUES (:c, '405', 'normal', '40', :co, 'tanaka', '', 'consultation', '', :f, :f, :f,"
+        " '2026-06-01', '2026-06-01', 0, 1, :at)",
+        c=cid, co=co, f=False, at=AT,
+    )  # fmt: skip
+    return cid
+
+
+def unknown_track(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    sql(k, "UPDATE cases SET track = 'bogus' WHERE id = :c", c=cid)
+    return cid
+
+
+def withdrawn(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    k.advance("tanaka", cid, "withdraw", reason="取下げ")
+    return cid
+
+
+def open_milestone_on_closed(k: Any, co: str) -> str:
+    cid = withdrawn(k, co)
+    sql(
+        k,
+        "INSERT INTO milestones (case_id, key, label, stage, due, done_on)"
+        " VALUES (:c, 'ghost', 'ghost', 'planning', '2026-07-31', NULL)",
+        c=cid,
+    )
+    return cid
+
+
+def pending_reminder_on_closed(k: Any, co: str) -> str:
+    cid = withdrawn(k, co)
+    with k.db.engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO milestones (case_id, key, label, stage, due, done_on)"
+                " VALUES (:c, 'ghost', 'ghost', 'consultation', '2026-06-30', '2026-06-01')"
+            ),
+            {"c": cid},
+        )
+        mid = c.execute(
+            text("SELECT id FROM milestones WHERE case_id = :c AND key = 'ghost'"), {"c": cid}
+        ).scalar_one()
+        c.execute(
+            text(
+                "INSERT INTO reminders (milestone_id, case_id, kind, recipient, due, created_at,"
+                " status, attempts, next_attempt_at)"
+                " VALUES (:m, :c, 'overdue', 'tanaka', '2026-06-30', :at, 'pending', 0, :at)"
+            ),
+            {"m": mid, "c": cid, "at": AT},
+        )
+    return cid
+
+
+def applied(k: Any, co: str, program: str = "405") -> str:
+    cid = open_case(k, co, program=program)
+    advance_to(k, cid, "application")
+    return cid
+
+
+def payment_over_caps(k: Any, co: str) -> str:
+    cid = applied(k, co)
+    add_payment(k, cid, 5_000_000)
+    return cid
+
+
+def payment_over_subsidy(k: Any, co: str) -> str:
+    cid = applied(k, co)  # no fee recorded: nothing may be paid yet
+    add_payment(k, cid, 1_000)
+    return cid
+
+
+def payment_without_rules(k: Any, co: str) -> str:
+    cid = open_case(k, co)  # consultation: no rule version pinned yet
+    add_payment(k, cid, 1)
+    return cid
+
+
+def payment_unknown_rules(k: Any, co: str) -> str:
+    cid = applied(k, co)
+    sql(k, "UPDATE cases SET rule_version = 'R99' WHERE id = :c", c=cid)
+    add_payment(k, cid, 1)
+    return cid
+
+
+def second_early_use(k: Any, co: str) -> str:
+    cid = applied(k, co, program="early")
+    sql(
+        k,
+        "INSERT INTO prior_uses (company_key, program, track, fiscal_year, paid, note,"
+        " recorded_at, recorded_by) VALUES (:co, 'early', 'normal', 2024, 0, '', :at, 'admin')",
+        co=co, at=AT,
+    )  # fmt: skip
+    return cid
+
+
+def exception_by_officer(k: Any, co: str) -> str:
+    cid = applied(k, co)
+    k.advance("tanaka", cid, "accept")  # an officer, not the supervisor
+    sql(
+        k,
+        "INSERT INTO prior_uses (company_key, program, track, fiscal_year, paid, note,"
+        " recorded_at, recorded_by) VALUES (:co, '405', 'normal', 2023, 0, '', :at, 'admin')",
+        co=co, at=AT,
+    )  # fmt: skip
+    sql(k, "UPDATE cases SET reuse_reason = '前回と異なる悪化要因' WHERE id = :c", c=cid)
+    return cid
+
+
+def event_deleted(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    k.add_lender("tanaka", cid, "福岡銀行")
+    k.add_lender("tanaka", cid, "西日本シティ銀行")
+    sql(k, "DELETE FROM events WHERE case_id = :c AND seq = 2", c=cid)
+    return cid
+
+
+def event_rewritten(k: Any, co: str) -> str:
+    cid = withdrawn(k, co)
+    sql(k, "UPDATE events SET to_stage = 'discontinued' WHERE case_id = :c AND seq = 2", c=cid)
+    return cid
+
+
+ROWS = {
+    "stage set by hand": Row("stage_matches_events", "last event leads to", stage_by_hand),
+    "stage not of the program": Row("stage_matches_events", "is not a stage", stage_unknown),
+    "gap in the event numbers": Row("event_path", "not numbered", event_gap),
+    "transition off the graph": Row("event_path", "is not an edge", event_off_graph),
+    "unknown trigger": Row("event_path", "unknown trigger", event_unknown_trigger),
+    "event starts elsewhere": Row("event_path", "starts at application", event_starts_elsewhere),
+    "event dated backwards": Row("event_path", "dated before", event_backdated),
+    "import after the start": Row("event_path", "import after", import_midway),
+    "case without events": Row("event_path", "no opening event", no_opening_event),
+    "track not in the rules": Row("event_path", "not in the rule data", unknown_track),
+    "open milestone, closed case": Row("orphans", "open milestone ghost", open_milestone_on_closed),
+    "pending reminder, closed case": Row("orphans", "pending reminder", pending_reminder_on_closed),
+    "payment over the caps": Row("money", "exceed the caps", payment_over_caps),
+    "payment over the fees' subsidy": Row("money", "exceed the subsidy", payment_over_subsidy),
+    "payment before any rule": Row("money", "without a rule version", payment_without_rules),
+    "payment, unknown rule version": Row("money", "unknown rule version", payment_unknown_rules),
+    "second early use (R7: once)": Row("reuse", "2回目", second_early_use),
+    "re-use exception, officer": Row("reuse", "not a supervisor", exception_by_officer),
+    "event deleted": Row("event_path", "not numbered", event_deleted, sqlite_only=True),
+    "event rewritten": Row("stage_matches_events", "leads to discontinued", event_rewritten, sqlite_only=True),
+}  # fmt: skip
+
+
+def test_every_check_has_a_corruption_that_fires_it() -> None:
+    assert {r.check for r in ROWS.values()} == set(CHECKS)
+
+
+@dataclass
+class Sick:
+    k: Any
+    url: str
+    n: int = 0
+    corrupted: set[str] | None = None
+
+    def company(self) -> str:
+        self.n += 1
+        return company(self.k, self.n)
+
+
+@pytest.fixture(scope="module")
+def sick(module_db: str) -> Iterator[Sick]:
+    """One database per backend; rows corrupt cases of their own, next to healthy ones."""
+    from workflow.setup import init_database
+
+    k, _ = init_database(
+        Settings(db_url=module_db), FixedClock(datetime(2026, 6, 1, 1, 0, tzinfo=UTC)), "admin"
+    )
+    k.add_officer("admin", "tanaka", name="田中", council="40", role="officer")
+    k.add_officer("admin", "boss", name="統括", council="40", role="supervisor")
+    s = Sick(k, module_db, corrupted=set())
+    advance_to(k, open_case(k, s.company()), "completed")
+    advance_to(k, open_case(k, s.company()), "withdrawn")
+    advance_to(k, open_case(k, s.company(), program="early"), "monitoring")
+    yield s
+    k.db.dispose()
+
+
+def doctor(cli: Any, url: str, *extra: str) -> Any:
+    return cli("doctor", *extra, db=url)
+
+
+def test_healthy_cases_pass(cli: Any, sick: Sick) -> None:
+    r = doctor(cli, sick.url, "--json")
+    doc = json.loads(r.out)
+    healthy = [p for p in doc["problems"] if p["case"] not in (sick.corrupted or set())]
+    assert healthy == []
+    if not sick.corrupted:
+        assert r.code == 0 and doc["ok"] is True
+        human = doctor(cli, sick.url)
+        assert human.code == 0 and "問題はありません" in human.out
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_check_fires(cli: Any, sick: Sick, name: str) -> None:
+    row = ROWS[name]
+    if row.sqlite_only and not sick.url.startswith("sqlite"):
+        pytest.skip("events cannot be rewritten on PostgreSQL (append-only trigger)")
+    cid = row.make(sick.k, sick.company())
+    assert sick.corrupted is not None
+    sick.corrupted.add(cid)
+    r = doctor(cli, sick.url, "--json")
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    mine = [p for p in doc["problems"] if p["case"] == cid]
+    assert any(p["check"] == row.check and row.fragment in p["message"] for p in mine), mine
+    strays = [p for p in doc["problems"] if p["case"] not in sick.corrupted]
+    assert strays == [], "a healthy case was reported"
+
+
+def test_report_shape_and_exit_code(cli: Any, sick: Sick) -> None:
+    assert sick.corrupted is not None
+    cid = stage_by_hand(sick.k, sick.company())
+    sick.corrupted.add(cid)
+    r = doctor(cli, sick.url, "--json")
+    assert r.code == 1
+    assert_clean_refusal(r.err, r.code)  # the list on stdout, a one-line verdict on stderr
+    doc = json.loads(r.out)
+    assert set(doc) == {"ok", "cases", "checks", "problems"}
+    assert doc["ok"] is False
+    assert doc["checks"] == list(CHECKS)
+    with sick.k.db.engine.connect() as c:
+        assert doc["cases"] == c.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    assert doc["problems"] and all(
+        set(p) == {"check", "case", "message"} and p["check"] in CHECKS and p["message"]
+        for p in doc["problems"]
+    )
+    human = doctor(cli, sick.url)
+    assert human.code == 1
+    assert "不整合" in human.out and "stage_matches_events" in human.out and cid in human.out
+
+
+def test_clean_database_exits_zero(cli: Any, world: Any) -> None:
+    k = world.k
+    advance_to(k, open_case(k, world.company), "application")
+    r = doctor(cli, world.url, "--json")
+    assert r.code == 0, r.out
+    assert json.loads(r.out) == {"ok": True, "cases": 1, "checks": list(CHECKS), "problems": []}
