@@ -336,94 +336,52 @@ def _report(
 # ---------------------------------------------------------------- report commands
 
 
-@report_app.command("board")
-def report_board(
-    ctx: typer.Context,
-    council: str | None = COUNCIL,
-    fiscal_year: int | None = FISCAL_YEAR,
-    as_json: bool = JSON,
-    csv: Path | None = CSV,
-    xlsx: Path | None = XLSX,
-    html: Path | None = HTML,
-    limit: int = LIMIT,
-) -> None:
-    """Cases by council × stage, with how many of them have an overdue milestone.
+REPORT_HELP = {
+    "board": """Cases by council × stage, with how many of them have an overdue milestone.
 
     Example: kaizen report board --fiscal-year 2026 --xlsx board.xlsx
-    """
-    _report(ctx, "board", council, fiscal_year, as_json, csv, xlsx, html, limit)
-
-
-@report_app.command("overdue")
-def report_overdue(
-    ctx: typer.Context,
-    council: str | None = COUNCIL,
-    fiscal_year: int | None = FISCAL_YEAR,
-    as_json: bool = JSON,
-    csv: Path | None = CSV,
-    xlsx: Path | None = XLSX,
-    html: Path | None = HTML,
-    limit: int = LIMIT,
-) -> None:
-    """Every overdue milestone, oldest first, with its officer and business days late.
+    """,
+    "overdue": """Every overdue milestone, oldest first, with its officer and business days late.
 
     Example: kaizen report overdue --council 40 --csv overdue.csv
-    """
-    _report(ctx, "overdue", council, fiscal_year, as_json, csv, xlsx, html, limit)
-
-
-@report_app.command("workload")
-def report_workload(
-    ctx: typer.Context,
-    council: str | None = COUNCIL,
-    fiscal_year: int | None = FISCAL_YEAR,
-    as_json: bool = JSON,
-    csv: Path | None = CSV,
-    xlsx: Path | None = XLSX,
-    html: Path | None = HTML,
-    limit: int = LIMIT,
-) -> None:
-    """Open cases and overdue items per officer.
+    """,
+    "workload": """Open cases and overdue items per officer.
 
     Example: kaizen report workload --council 43
-    """
-    _report(ctx, "workload", council, fiscal_year, as_json, csv, xlsx, html, limit)
-
-
-@report_app.command("funnel")
-def report_funnel(
-    ctx: typer.Context,
-    council: str | None = COUNCIL,
-    fiscal_year: int | None = FISCAL_YEAR,
-    as_json: bool = JSON,
-    csv: Path | None = CSV,
-    xlsx: Path | None = XLSX,
-    html: Path | None = HTML,
-    limit: int = LIMIT,
-) -> None:
-    """Per 年度: cases that reached each stage, median and 90th-percentile business days in it.
+    """,
+    "funnel": """Per 年度: cases that reached each stage, median and 90th-percentile business days in it.
 
     Example: kaizen report funnel --fiscal-year 2025 --html funnel.html
-    """
-    _report(ctx, "funnel", council, fiscal_year, as_json, csv, xlsx, html, limit)
-
-
-@report_app.command("budget")
-def report_budget(
-    ctx: typer.Context,
-    council: str | None = COUNCIL,
-    fiscal_year: int | None = FISCAL_YEAR,
-    as_json: bool = JSON,
-    csv: Path | None = CSV,
-    xlsx: Path | None = XLSX,
-    html: Path | None = HTML,
-    limit: int = LIMIT,
-) -> None:
-    """The council's 2/3 share per 年度, program and track: decided, paid and forecast.
+    """,
+    "budget": """The council's 2/3 share per 年度, program and track: decided, paid and forecast.
 
     Example: kaizen report budget --council 40 --xlsx budget.xlsx
-    """
-    _report(ctx, "budget", council, fiscal_year, as_json, csv, xlsx, html, limit)
+    """,
+}
+
+
+def _report_command(name: str) -> Callable[..., None]:
+    """One `kaizen report NAME` command: the five share their options and their path."""
+
+    def command(
+        ctx: typer.Context,
+        council: str | None = COUNCIL,
+        fiscal_year: int | None = FISCAL_YEAR,
+        as_json: bool = JSON,
+        csv: Path | None = CSV,
+        xlsx: Path | None = XLSX,
+        html: Path | None = HTML,
+        limit: int = LIMIT,
+    ) -> None:
+        _report(ctx, name, council, fiscal_year, as_json, csv, xlsx, html, limit)
+
+    command.__name__ = f"report_{name}"
+    command.__doc__ = REPORT_HELP[name]
+    return command
+
+
+for _name in REPORT_HELP:
+    report_app.command(_name)(_report_command(_name))
 
 
 # ---------------------------------------------------------------- import / export
