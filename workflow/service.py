@@ -1080,7 +1080,10 @@ class Kaizen:
                 continue
             if m.done_on is not None and p.done_on is not None:
                 continue  # done stays done, with its date
-            m.label, m.stage, m.due, m.done_on = p.label, p.stage, p.due, p.done_on
+            if (m.label, m.stage, m.due, m.done_on) != (p.label, p.stage, p.due, p.done_on):
+                # Assign only on a change: most replans move nothing, and an assignment costs
+                # the ORM its change tracking even when the value is the same.
+                m.label, m.stage, m.due, m.done_on = p.label, p.stage, p.due, p.done_on
         for key, m in existing.items():
             if key not in keep and m.done_on is None:
                 reminders = list(s.scalars(select(Reminder).where(Reminder.milestone_id == m.id)))
