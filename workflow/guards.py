@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from states.eligibility import CompanyFacts, eligibility_problems
@@ -44,7 +44,6 @@ class Facts:
     periods_paid: int
     periods_total: int
     reuse: ReuseDecision | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def current_period(self) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar import BusinessCalendar, fiscal_year
+from states.calendar import fiscal_year as fiscal_year_of  # a parameter shadows the name
 from states.eligibility import (
     INDUSTRIES,
     CompanyFacts,
@@ -63,8 +64,8 @@ from workflow.errors import (
 )
 from workflow.guards import Facts, LenderFact, failures
 from workflow.machines import Token, TriggerNotAvailable, allowed_triggers, fire
-from workflow.reference import calendar_for, find_version, pick_version, rule_versions
-from workflow.reuse import ReuseDecision, Use, decide
+from workflow.reference import calendar_for, find_version, pick_version
+from workflow.reuse import Use, decide
 from workflow.views import (
     Actor,
     CaseRow,
@@ -198,13 +199,13 @@ class Kaizen:
     def _rules(self, version_id: str | None) -> RuleVersion | None:
         return find_version(self.settings, version_id) if version_id else None
 
-    def _load(self, s: Session, actor: Actor, case_id: str, *, lock: bool = False) -> _Loaded:
+    def _load(self, s: Session, actor: Actor, case_id: str) -> _Loaded:
+        """The case, if the actor may see it. No row lock: the version column decides at
+        UPDATE time (optimistic locking), so a read never blocks another officer."""
         cid = case_id.strip()
         if not CASE_ID.match(cid):
             raise InvalidInput(f"案件番号は '40-2026-0007' の形式です: '{case_id}'")
         q = select(Case).where(Case.id == cid)
-        if lock and self.db.dialect == "postgresql":
-            pass  # optimistic: the version column decides, no row lock held across reads
         case = s.scalars(q).one_or_none()
         if case is None or not access.can_see_council(actor, case.council_code):
             # Another council's case is reported as missing: its existence is not disclosed.
@@ -1325,10 +1326,6 @@ class Kaizen:
             ]
 
 
-def fiscal_year_of(d: date) -> int:
-    return fiscal_year(d)
-
-
 def _uses(s: Session, company_key: str, exclude_case: str | None) -> list[Use]:
     """Every earlier use of either program: recorded prior uses and accepted Kaizen cases."""
     out = [
@@ -1379,4 +1376,4 @@ def _upsert_councils(s: Session, rows: Sequence[dict[str, str]]) -> int:
     return n
 
 
-__all__ = ["Kaizen", "ReuseDecision", "rule_versions"]
+__all__ = ["Kaizen", "Moved"]
