@@ -92,6 +92,7 @@ def _table(title: str, caption: str | None = None) -> Table:
         header_style="bold",
         title_style="bold",
         pad_edge=False,
+        min_width=56,  # a one-council board keeps its caption on one or two lines
     )
 
 
