@@ -152,7 +152,11 @@ def case_advance(
     _show(ctx, view, as_json)
 
 
-@case_app.command("estimate")
+# A negative amount ('-100') must reach parse_yen and get its message, not "No such option".
+AMOUNT_ARGS = {"ignore_unknown_options": True}
+
+
+@case_app.command("estimate", context_settings=AMOUNT_ARGS)
 def case_estimate(
     ctx: typer.Context,
     case: str = typer.Argument(..., help="Case id."),
@@ -168,7 +172,7 @@ def case_estimate(
     _show(ctx, c.kaizen().record_estimate(c.user, case, category, _yen(amount)), as_json)
 
 
-@case_app.command("fee")
+@case_app.command("fee", context_settings=AMOUNT_ARGS)
 def case_fee(
     ctx: typer.Context,
     case: str = typer.Argument(..., help="Case id."),
