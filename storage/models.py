@@ -154,7 +154,10 @@ class Case(Base):
     )
     # Optimistic locking: an UPDATE that finds another version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (Index("ix_cases_council_stage", "council_code", "stage"),)
+    __table_args__ = (
+        Index("ix_cases_council_stage", "council_code", "stage"),
+        Index("ix_cases_opened_on", "opened_on"),  # reports filter by 年度 (migration 0003)
+    )
 
 
 class Lender(Base):
