@@ -67,6 +67,28 @@ class Category:
 
 
 @dataclass(frozen=True)
+class FactWindow:
+    """The stages at which a fact may be recorded, and the refusal's wording otherwise."""
+
+    stages: tuple[str, ...]
+    refusal: str | None  # None: "<fact>は <stages> の段階でのみ登録できます"
+
+
+@dataclass(frozen=True)
+class FactRule:
+    id: str
+    label: str
+    window: FactWindow | None  # None: any stage (or decided by phase)
+    by_phase: Mapping[str, FactWindow]
+    source: str
+
+    def window_for(self, phase: str | None = None) -> FactWindow | None:
+        if phase is not None and phase in self.by_phase:
+            return self.by_phase[phase]
+        return self.window
+
+
+@dataclass(frozen=True)
 class Program:
     id: str
     label: str
@@ -130,6 +152,7 @@ class Catalog:
     stages: Mapping[str, Stage]
     guards: Mapping[str, Guard]
     definitions: Mapping[str, Definition]
+    facts: Mapping[str, FactRule]
 
     def definition(self, program: str, track: str) -> Definition:
         if program not in self.programs:
@@ -282,7 +305,42 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
     extra = set(cats_raw) - pairs
     if extra:
         raise RuleDataError(f"{where}: categories for unknown program/track {sorted(extra)}")
-    return Catalog(programs, track_labels, track_since, stages, guards, definitions)
+    facts = _parse_facts(raw.get("facts", {}), stages, where)
+    return Catalog(programs, track_labels, track_since, stages, guards, definitions, facts)
+
+
+def _window(table: Mapping[str, Any], stages: Mapping[str, Stage], w: str) -> FactWindow:
+    ids = tuple(_need(table, "stages", list, w))
+    unknown = [s for s in ids if s not in stages]
+    if unknown:
+        raise RuleDataError(f"{w}.stages: unknown stage(s) {unknown}")
+    refusal = table.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise RuleDataError(f"{w}.refusal: expected a string, got {refusal!r}")
+    return FactWindow(ids, refusal)
+
+
+def _parse_facts(
+    raw: Mapping[str, Any], stages: Mapping[str, Stage], where: str
+) -> dict[str, FactRule]:
+    """`[facts.<id>]`: where each recorded fact is accepted (rule data, not code)."""
+    out: dict[str, FactRule] = {}
+    for fid, ft in raw.items():
+        w = f"{where}: facts.{fid}"
+        by_phase_raw = ft.get("by_phase", {})
+        unknown = set(by_phase_raw) - set(PHASES)
+        if unknown:
+            raise RuleDataError(f"{w}.by_phase: '{sorted(unknown)}' not in {PHASES}")
+        out[fid] = FactRule(
+            id=fid,
+            label=_need(ft, "label", str, w),
+            window=_window(ft, stages, w) if "stages" in ft else None,
+            by_phase={
+                ph: _window(t, stages, f"{w}.by_phase.{ph}") for ph, t in by_phase_raw.items()
+            },
+            source=_need(ft, "source", str, w),
+        )
+    return out
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

@@ -15,7 +15,8 @@ from storage.models import Council, Officer
 from workflow.clock import Clock
 from workflow.config import Settings
 from workflow.errors import InvalidInput, StorageError
-from workflow.service import Kaizen, _upsert_councils
+from workflow.people import write_councils
+from workflow.service import Kaizen
 
 
 def connect(settings: Settings, *, create: bool = False) -> Database:
@@ -47,7 +48,7 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
         with db.transaction() as s:
             have = {c for c in s.scalars(select(Council.code))}
             new = [c for c in seed_councils() if c["code"] not in have]
-            loaded = _upsert_councils(s, new)
+            loaded = write_councils(s, new)
             admin = None
             if not s.scalar(select(func.count()).select_from(Officer)):
                 s.add(

@@ -66,17 +66,14 @@ def _race(jobs: list[Callable[[], Any]]) -> list[tuple[str, Any]]:
 
 def _hold_after_load(k: Kaizen, barrier: threading.Barrier) -> None:
     """Make this engine wait, once, after it has loaded the case and before it writes."""
-    original = k._facts
     waited = threading.Event()
 
-    def facts(*args: Any, **kw: Any) -> Any:
-        result = original(*args, **kw)
+    def hold(_snapshot: Any) -> None:
         if not waited.is_set():
             waited.set()
             barrier.wait()
-        return result
 
-    k._facts = facts  # type: ignore[method-assign]
+    k.after_load = hold
 
 
 def _check_log(k: Kaizen, cid: str, trigger: str) -> None:

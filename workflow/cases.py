@@ -1,0 +1,359 @@
+"""Use cases that open and read cases: open, show, subsidy, list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from states.money import split_plan_share
+from states.programs import INITIAL_STAGE, UnknownProgramError, catalog
+from states.timeline import monitoring_period_count
+from storage.models import Case, Company, Council, Event, Milestone
+from workflow import access, store
+from workflow.companies import company_key
+from workflow.decide import (
+    check_date,
+    decide_open,
+    definition,
+    display_rules,
+    payment_room,
+    pending,
+    subsidy_lines,
+)
+from workflow.errors import Conflict, InvalidInput, NotFound
+from workflow.inputs import MAX_NAME, causes, text
+from workflow.machines import allowed_triggers
+from workflow.snapshot import (
+    COSTS,
+    EVERYTHING,
+    LENDERS,
+    PAYMENTS,
+    REPORTS,
+    USES,
+    CaseState,
+    Snapshot,
+)
+from workflow.tx import Boundaries, read, write
+from workflow.views import (
+    Actor,
+    CaseRow,
+    CaseView,
+    EventView,
+    LenderView,
+    MilestoneView,
+    SubsidyView,
+)
+
+
+def open_case(
+    b: Boundaries,
+    actor_id: str,
+    *,
+    company: str,
+    program: str,
+    track: str,
+    council: str,
+    advisor: str = "",
+    affected: Sequence[str] = (),
+    interim_monitoring: bool = False,
+    guarantee_release: bool = False,
+    on: date | None = None,
+) -> str:
+    """Open a case at 相談 (one transaction); returns its id."""
+    try:
+        d = catalog().definition(program, track)
+    except UnknownProgramError as e:
+        raise InvalidInput(str(e)) from None
+    adv = text(advisor, "認定支援機関名", limit=MAX_NAME) or ""
+    why = causes(list(affected))
+    if interim_monitoring and program != "early":
+        raise InvalidInput("--interim-monitoring は早期経営改善 (early) の案件だけです")
+    if guarantee_release and d.key != "405/normal":
+        raise InvalidInput("--guarantee-release は 405 通常枠の案件だけです (早期は guarantee 枠)")
+    env = b.env()
+    opened = check_date(on, env.today, "相談日")
+    since = catalog().track_since.get(track)
+    if since and opened < since:
+        raise InvalidInput(f"{catalog().track_labels[track]}は {since} からです")
+    for attempt in range(3):
+        try:
+            with write(b) as s:
+                who = store.actor(s, actor_id)
+                if s.get(Council, council) is None:
+                    raise NotFound(f"協議会 {council} が見つかりません ('kaizen council list')")
+                access.require_council(who, council)
+                comp = store.company(s, company_key(company))
+                case = new_case(
+                    store.next_case_id(s, council, opened),
+                    program=program,
+                    track=track,
+                    council=council,
+                    company=comp.key,
+                    officer=who.id,
+                    advisor=adv,
+                    affected=why,
+                    interim_monitoring=interim_monitoring,
+                    guarantee_release=guarantee_release,
+                    opened_on=opened,
+                )
+                snap = Snapshot(case, comp, (), {}, 1)
+                store.apply(s, decide_open(case, snap, who, env).changes, b.now())
+                return case.id
+        except Conflict:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def new_case(
+    case_id: str,
+    *,
+    program: str,
+    track: str,
+    council: str,
+    company: str,
+    officer: str,
+    advisor: str,
+    affected: tuple[str, ...],
+    interim_monitoring: bool,
+    guarantee_release: bool,
+    opened_on: date,
+) -> CaseState:
+    """A case row at 相談, before anything happened to it."""
+    return CaseState(
+        id=case_id,
+        program=program,
+        track=track,
+        council=council,
+        company=company,
+        officer=officer,
+        advisor=advisor,
+        stage=INITIAL_STAGE,
+        rule_version=None,
+        affected=affected,
+        interim_monitoring=interim_monitoring,
+        guarantee_release=guarantee_release,
+        reuse_reason=None,
+        reuse_exception=False,
+        certificate_issued=None,
+        plan_recorded=None,
+        opened_on=opened_on,
+        applied_on=None,
+        accepted_on=None,
+        agreed_on=None,
+        decided_on=None,
+        valid_until=None,
+        last_event_on=opened_on,
+        periods_paid=0,
+        version=1,
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def show(b: Boundaries, actor_id: str, case_id: str) -> CaseView:
+    with read(b) as s:
+        who = store.actor(s, actor_id)
+        snap = store.load(s, case_id, who, frozenset({LENDERS, COSTS, REPORTS}))
+        if snap.case.stage in ("consultation", "application"):  # re-use decides apply/accept
+            snap = store.fill(s, snap, frozenset({USES}))
+        return view(b, s, snap, who)
+
+
+def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
+    case, cat = snap.case, catalog()
+    env = b.env()
+    today = env.today
+    rules = display_rules(case, env)
+    ms = []
+    for m in s.execute(
+        select(Milestone.key, Milestone.label, Milestone.stage, Milestone.due, Milestone.done_on)
+        .where(Milestone.case_id == case.id)
+        .order_by(Milestone.due, Milestone.id)
+    ):
+        overdue = m.done_on is None and m.due < today
+        late = b.calendar.business_days_between(m.due, today) if overdue else 0
+        ms.append(
+            MilestoneView(
+                m.key,
+                m.label,
+                m.stage,
+                cat.stage_label(m.stage),
+                m.due,
+                m.done_on is not None,
+                m.done_on,
+                overdue,
+                late,
+            )
+        )
+    evs = [
+        EventView(
+            e.seq,
+            e.kind,
+            e.trigger,
+            e.from_stage,
+            e.to_stage,
+            e.effective_on,
+            e.recorded_at,
+            e.actor,
+            e.reason,
+            json.loads(e.detail) if e.detail else None,
+        )
+        for e in s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
+    ]
+    council_name = s.scalar(select(Council.name).where(Council.code == case.council)) or ""
+    return CaseView(
+        id=case.id,
+        program=case.program,
+        program_label=cat.programs[case.program].short,
+        track=case.track,
+        track_label=cat.track_labels[case.track],
+        stage=case.stage,
+        stage_label=cat.stage_label(case.stage),
+        council=case.council,
+        council_name=council_name,
+        company=snap.company.key,
+        company_name=snap.company.name,
+        officer=case.officer,
+        advisor=case.advisor,
+        rule_version=case.rule_version,
+        affected=list(case.affected),
+        interim_monitoring=case.interim_monitoring,
+        guarantee_release=case.guarantee_release,
+        reuse_exception=case.reuse_exception,
+        certificate_issued=case.certificate_issued,
+        plan_recorded=case.plan_recorded,
+        opened_on=case.opened_on,
+        applied_on=case.applied_on,
+        accepted_on=case.accepted_on,
+        valid_until=case.valid_until,
+        periods_paid=case.periods_paid,
+        periods_total=monitoring_period_count(case.program, rules, case.interim_monitoring),
+        version=case.version,
+        triggers=allowed_triggers(case.program, case.track, case.stage),
+        missing=pending(snap, who, env),
+        lenders=[LenderView(x.name, x.consented_on) for x in snap.lender_list],
+        milestones=ms,
+        events=evs,
+    )
+
+
+def subsidy(b: Boundaries, actor_id: str, case_id: str) -> SubsidyView:
+    with read(b) as s:
+        who = store.actor(s, actor_id)
+        snap = store.load(s, case_id, who, EVERYTHING - {USES})
+        case = snap.case
+        if case.reuse_exception:
+            snap = store.fill(s, snap, frozenset({USES, PAYMENTS}))
+    env = b.env()
+    rules = display_rules(case, env)
+    lines = subsidy_lines(snap, definition(case), rules)
+    pays = snap.payment_list
+    plan = sum(x.subsidy for x in lines if x.phase == "plan")
+    mon = sum(x.subsidy for x in lines if x.phase == "monitoring")
+    first = split_plan_share(plan)[0] if rules.value("money.split_payment") else plan
+    withheld = plan - first if case.decided_on and case.periods_paid == 0 else 0
+    return SubsidyView(
+        case=case.id,
+        rule_version=case.rule_version,
+        categories=lines,
+        total=plan + mon,
+        plan_share=plan,
+        monitoring_share=mon,
+        paid=sum(p.amount for p in pays),
+        withheld=withheld,
+        payment_room=payment_room(snap, rules) if case.reuse_exception else None,
+        payments=[
+            {"kind": p.kind, "period": p.period, "amount": p.amount, "paid_on": p.paid_on}
+            for p in pays
+        ],
+    )
+
+
+def list_cases(
+    b: Boundaries,
+    actor_id: str,
+    *,
+    council: str | None = None,
+    stage: str | None = None,
+    officer: str | None = None,
+    overdue: bool = False,
+    limit: int | None = None,
+) -> list[CaseRow]:
+    if stage is not None and stage not in catalog().stages:
+        raise InvalidInput(f"不明な段階 '{stage}': {', '.join(catalog().stages)}")
+    with read(b) as s:
+        who = store.actor(s, actor_id)
+        if council is not None:
+            if s.get(Council, council) is None:
+                raise NotFound(f"協議会 {council} が見つかりません")
+            access.require_council(who, council)
+        elif who.role != "admin":
+            council = who.council
+        today = b.today()
+        od = (
+            select(
+                Milestone.case_id,
+                func.count().label("n"),
+                func.min(Milestone.due).label("next"),
+            )
+            .where(Milestone.done_on.is_(None))
+            .group_by(Milestone.case_id)
+            .subquery()
+        )
+        late = (
+            select(Milestone.case_id, func.count().label("n"))
+            .where(Milestone.done_on.is_(None), Milestone.due < today)
+            .group_by(Milestone.case_id)
+            .subquery()
+        )
+        q = (
+            select(
+                Case.id,
+                Case.program,
+                Case.track,
+                Case.stage,
+                Case.council_code,
+                Case.company_key,
+                Company.name,
+                Case.officer_id,
+                od.c.next,
+                func.coalesce(late.c.n, 0),
+            )
+            .join(Company, Company.key == Case.company_key)
+            .outerjoin(od, od.c.case_id == Case.id)
+            .outerjoin(late, late.c.case_id == Case.id)
+            .order_by(Case.id)
+        )
+        if council is not None:
+            q = q.where(Case.council_code == council)
+        if stage is not None:
+            q = q.where(Case.stage == stage)
+        if officer is not None:
+            q = q.where(Case.officer_id == officer)
+        if overdue:
+            q = q.where(late.c.n > 0)
+        if limit is not None:
+            q = q.limit(limit)
+        cat = catalog()
+        return [
+            CaseRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                cat.stage_label(r[3]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                int(r[9]),
+            )
+            for r in s.execute(q)
+        ]

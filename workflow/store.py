@@ -1,0 +1,551 @@
+"""The one write path: load a case's snapshot, apply change sets, number cases, key companies.
+
+Every writer — the use cases, `kaizen import cases`, `kaizen demo` — loads what the decision
+core needs with `load` and writes what it decided with `apply` (SQLAlchemy Core on the tables
+of `storage.models`): a version-checked `UPDATE cases … WHERE version = ?` (a concurrent change
+makes it match no row: `Conflict`), event rows appended, lenders, costs and milestones upserted,
+reports and payments inserted. Numbering, company keys and the actor lookup live here once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, delete, exists, func, insert, select, text, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from states.calendar import fiscal_year
+from storage.models import (
+    Case,
+    Company,
+    Cost,
+    Event,
+    Lender,
+    Milestone,
+    MonitoringReport,
+    Officer,
+    Payment,
+    PriorUse,
+    Reminder,
+)
+from workflow import access
+from workflow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from workflow.reuse import Use
+from workflow.snapshot import (
+    COSTS,
+    LENDERS,
+    PAYMENTS,
+    REPORTS,
+    USES,
+    CaseState,
+    ChangeSet,
+    CompanyState,
+    CostState,
+    LenderState,
+    MilestoneState,
+    Needs,
+    PaymentState,
+    Snapshot,
+)
+from workflow.views import Actor
+
+STALE = (
+    "他の担当者が同時にこの案件を変更しました: 何も保存していません。"
+    "'kaizen case show' で確認してから再実行してください"
+)
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+CASES, EVENTS, MILESTONES = _table(Case), _table(Event), _table(Milestone)
+LENDERS_T, COSTS_T, REPORTS_T = _table(Lender), _table(Cost), _table(MonitoringReport)
+PAYMENTS_T, REMINDERS_T, COMPANIES = _table(Payment), _table(Reminder), _table(Company)
+
+_CASE_COLUMNS = [
+    "id",
+    "program",
+    "track",
+    "council_code",
+    "company_key",
+    "officer_id",
+    "advisor",
+    "stage",
+    "rule_version",
+    "affected",
+    "interim_monitoring",
+    "guarantee_release",
+    "reuse_reason",
+    "reuse_exception",
+    "certificate_issued",
+    "plan_recorded",
+    "opened_on",
+    "applied_on",
+    "accepted_on",
+    "agreed_on",
+    "decided_on",
+    "valid_until",
+    "last_event_on",
+    "periods_paid",
+    "version",
+]
+_COMPANY_COLUMNS = [
+    "key",
+    "name",
+    "fiscal_year_end",
+    "industry",
+    "capital",
+    "employees",
+    "legal_form",
+]
+
+
+# ---------------------------------------------------------------- people and companies
+
+
+def actor(s: Session, actor_id: str) -> Actor:
+    """The acting officer, who must be registered and active."""
+    row = s.execute(
+        select(Officer.id, Officer.name, Officer.role, Officer.council_code, Officer.active).where(
+            Officer.id == actor_id
+        )
+    ).one_or_none()
+    if row is None or not row.active:
+        raise PermissionDenied(
+            f"'{actor_id}' は登録された担当者ではありません "
+            "(管理者に 'kaizen officer add' を依頼するか --as / KAIZEN_USER を確認してください)"
+        )
+    return Actor(row.id, row.name, row.role, row.council_code)
+
+
+def company(s: Session, key: str) -> CompanyState:
+    row = s.execute(
+        select(*(COMPANIES.c[c] for c in _COMPANY_COLUMNS)).where(COMPANIES.c.key == key)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"会社 {key} が見つかりません ('kaizen company add' で登録してください)")
+    return CompanyState(*row)
+
+
+def all_companies(s: Session) -> dict[str, CompanyState]:
+    cols = [COMPANIES.c[c] for c in _COMPANY_COLUMNS]
+    return {r[0]: CompanyState(*r) for r in s.execute(select(*cols))}
+
+
+def company_exists(s: Session, key: str) -> bool:
+    return s.scalar(select(COMPANIES.c.key).where(COMPANIES.c.key == key)) is not None
+
+
+def next_company_key(s: Session) -> str:
+    """A sole proprietor's internal key: 'P' and the next number."""
+    n = s.scalar(select(func.count()).select_from(Company).where(Company.key.like("P%")))
+    return f"P{(n or 0) + 1:08d}"
+
+
+def insert_companies(s: Session, rows: Sequence[CompanyState], at: datetime) -> None:
+    if rows:
+        s.execute(
+            insert(COMPANIES),
+            [{**{c: getattr(r, c) for c in _COMPANY_COLUMNS}, "created_at": at} for r in rows],
+        )
+
+
+def uses(s: Session, company_key: str, exclude_case: str | None) -> list[Use]:
+    """Every earlier use of either program: recorded prior uses and accepted Kaizen cases."""
+    out = [
+        Use(p.program, p.track, p.fiscal_year, p.paid, f"記録 #{p.id}")
+        for p in s.execute(
+            select(
+                PriorUse.id, PriorUse.program, PriorUse.track, PriorUse.fiscal_year, PriorUse.paid
+            )
+            .where(PriorUse.company_key == company_key)
+            .order_by(PriorUse.fiscal_year, PriorUse.id)
+        )
+    ]
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.case_id == Case.id)
+        .scalar_subquery()
+    )
+    q = select(Case.id, Case.program, Case.track, Case.accepted_on, paid).where(
+        Case.company_key == company_key, Case.accepted_on.is_not(None)
+    )
+    if exclude_case:
+        q = q.where(Case.id != exclude_case)
+    for cid, program, track, accepted, total in s.execute(q.order_by(Case.accepted_on, Case.id)):
+        out.append(Use(program, track, fiscal_year(accepted), int(total), f"案件 {cid}"))
+    return out
+
+
+# ---------------------------------------------------------------- case numbers
+
+
+def next_case_id(s: Session, council: str, opened: date) -> str:
+    """The council's next number in the 年度 of `opened`: '40-2026-0007'."""
+    prefix = f"{council}-{fiscal_year(opened)}-"
+    if s.get_bind().dialect.name == "postgresql":
+        # Numbers are allocated under a transaction-scoped lock per council and year, so
+        # simultaneous openings queue instead of colliding.
+        s.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": "kaizen-case-" + prefix}
+        )
+    last = s.scalar(
+        select(func.max(Case.id)).where(Case.id.between(prefix + "0000", prefix + "9999"))
+    )
+    return number_after(prefix, last)
+
+
+def last_case_id(s: Session, prefix: str) -> str | None:
+    """The highest number given in a council's 年度 ('40-2026-'), on the id's range."""
+    return s.scalar(
+        select(func.max(Case.id)).where(Case.id.between(prefix + "0000", prefix + "9999"))
+    )
+
+
+def number_after(prefix: str, last: str | None) -> str:
+    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    if seq > 9999:
+        raise InvalidInput(f"案件番号 {prefix}… は 9999 件までです: この年度の番号がありません")
+    return f"{prefix}{seq:04d}"
+
+
+def case_ids(s: Session) -> set[str]:
+    return set(s.scalars(select(Case.id)))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(s: Session, case_id: str, who: Actor, needs: Needs) -> Snapshot:
+    """The case, if the actor may see it, with its history and what `needs` names."""
+    cid = case_id.strip()
+    if not is_case_id(cid):
+        raise InvalidInput(f"案件番号は '40-2026-0007' の形式です: '{case_id}'")
+    seq = select(func.coalesce(func.max(Event.seq), 0)).where(Event.case_id == cid)
+    row = s.execute(
+        select(
+            *(CASES.c[c] for c in _CASE_COLUMNS),
+            *(COMPANIES.c[c] for c in _COMPANY_COLUMNS),
+            seq.scalar_subquery(),
+        )
+        .join(COMPANIES, COMPANIES.c.key == CASES.c.company_key)
+        .where(CASES.c.id == cid)
+    ).one_or_none()
+    if row is None or not access.can_see_council(who, row.council_code):
+        # Another council's case is reported as missing: its existence is not disclosed.
+        raise NotFound(f"案件 {cid} が見つかりません")
+    n = len(_CASE_COLUMNS)
+    case = case_state(row[:n])
+    moves = tuple(
+        (t, on)
+        for t, on in s.execute(
+            select(Event.trigger, Event.effective_on)
+            .where(Event.case_id == cid, Event.kind != "fact")
+            .order_by(Event.seq)
+        )
+    )
+    reminded = exists().where(Reminder.milestone_id == Milestone.id, Reminder.status == "sent")
+    ms = {
+        r.key: MilestoneState(r.key, r.label, r.stage, r.due, r.done_on, bool(r.reminded))
+        for r in s.execute(
+            select(
+                Milestone.key,
+                Milestone.label,
+                Milestone.stage,
+                Milestone.due,
+                Milestone.done_on,
+                reminded.label("reminded"),
+            ).where(Milestone.case_id == cid)
+        )
+    }
+    snap = Snapshot(
+        case=case,
+        company=CompanyState(*row[n : n + len(_COMPANY_COLUMNS)]),
+        moves=moves,
+        milestones=ms,
+        next_seq=int(row[-1]) + 1,
+    )
+    return fill(s, snap, needs)
+
+
+def fill(s: Session, snap: Snapshot, needs: Needs) -> Snapshot:
+    """Add the facts `needs` names to a snapshot."""
+    from dataclasses import replace
+
+    cid = snap.case.id
+    extra: dict[str, Any] = {}
+    if LENDERS in needs:
+        extra["lenders"] = tuple(
+            LenderState(n, c)
+            for n, c in s.execute(
+                select(Lender.name, Lender.consented_on)
+                .where(Lender.case_id == cid)
+                .order_by(Lender.id)
+            )
+        )
+    if COSTS in needs:
+        extra["costs"] = {
+            r[0]: CostState(*r)
+            for r in s.execute(
+                select(Cost.category, Cost.estimate, Cost.actual, Cost.paid_on)
+                .where(Cost.case_id == cid)
+                .order_by(Cost.category)
+            )
+        }
+    if REPORTS in needs:
+        extra["reports"] = {
+            p: on
+            for p, on in s.execute(
+                select(MonitoringReport.period, MonitoringReport.reported_on).where(
+                    MonitoringReport.case_id == cid
+                )
+            )
+        }
+    if PAYMENTS in needs:
+        extra["payments"] = tuple(
+            PaymentState(*r)
+            for r in s.execute(
+                select(Payment.kind, Payment.period, Payment.amount, Payment.paid_on)
+                .where(Payment.case_id == cid)
+                .order_by(Payment.id)
+            )
+        )
+    if USES in needs:
+        extra["uses"] = tuple(uses(s, snap.case.company, cid))
+    return replace(snap, **extra) if extra else snap
+
+
+def case_state(row: Sequence[Any]) -> CaseState:
+    v = dict(zip(_CASE_COLUMNS, row, strict=True))
+    return CaseState(
+        id=v["id"],
+        program=v["program"],
+        track=v["track"],
+        council=v["council_code"],
+        company=v["company_key"],
+        officer=v["officer_id"],
+        advisor=v["advisor"],
+        stage=v["stage"],
+        rule_version=v["rule_version"],
+        affected=tuple(x for x in (v["affected"] or "").split(",") if x),
+        interim_monitoring=bool(v["interim_monitoring"]),
+        guarantee_release=bool(v["guarantee_release"]),
+        reuse_reason=v["reuse_reason"],
+        reuse_exception=bool(v["reuse_exception"]),
+        certificate_issued=v["certificate_issued"],
+        plan_recorded=v["plan_recorded"],
+        opened_on=v["opened_on"],
+        applied_on=v["applied_on"],
+        accepted_on=v["accepted_on"],
+        agreed_on=v["agreed_on"],
+        decided_on=v["decided_on"],
+        valid_until=v["valid_until"],
+        last_event_on=v["last_event_on"],
+        periods_paid=v["periods_paid"],
+        version=v["version"],
+    )
+
+
+def is_case_id(text: str) -> bool:
+    parts = text.split("-")
+    return (
+        len(parts) == 3
+        and [len(p) for p in parts] == [2, 4, 4]
+        and all(p.isascii() and p.isdigit() for p in parts)
+    )
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _case_row(c: CaseState, at: datetime) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "program": c.program,
+        "track": c.track,
+        "council_code": c.council,
+        "company_key": c.company,
+        "officer_id": c.officer,
+        "advisor": c.advisor,
+        "stage": c.stage,
+        "rule_version": c.rule_version,
+        "affected": ",".join(c.affected),
+        "interim_monitoring": c.interim_monitoring,
+        "guarantee_release": c.guarantee_release,
+        "reuse_reason": c.reuse_reason,
+        "reuse_exception": c.reuse_exception,
+        "certificate_issued": c.certificate_issued,
+        "plan_recorded": c.plan_recorded,
+        "lender_receipt": None,
+        "opened_on": c.opened_on,
+        "applied_on": c.applied_on,
+        "accepted_on": c.accepted_on,
+        "agreed_on": c.agreed_on,
+        "decided_on": c.decided_on,
+        "valid_until": c.valid_until,
+        "last_event_on": c.last_event_on,
+        "periods_paid": c.periods_paid,
+        "version": c.version,
+        "updated_at": at,
+    }
+
+
+def apply(s: Session, changes: ChangeSet, at: datetime) -> None:
+    """Write one decision (or several merged) in the caller's transaction."""
+    apply_many(s, [changes], at)
+
+
+def apply_many(s: Session, change_sets: Iterable[ChangeSet], at: datetime) -> None:
+    """Write many cases' changes: new cases' rows go in by table with `executemany`."""
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ch in change_sets:
+        if ch.expected_version is None:
+            rows["cases"].append(_case_row(ch.case, at))
+        else:
+            _update_case(s, ch, at)
+        cid = ch.case_id
+        rows["events"] += [
+            {
+                "case_id": cid,
+                "seq": e.seq,
+                "kind": e.kind,
+                "trigger": e.trigger,
+                "from_stage": e.from_stage,
+                "to_stage": e.to_stage,
+                "effective_on": e.on,
+                "recorded_at": e.at or at,
+                "actor": e.actor,
+                "reason": e.reason,
+                "detail": e.detail,
+            }
+            for e in ch.events
+        ]
+        rows["monitoring_reports"] += [
+            {"case_id": cid, "period": p, "reported_on": on} for p, on in ch.reports.items()
+        ]
+        rows["payments"] += [
+            {
+                "case_id": cid,
+                "kind": p.kind,
+                "period": p.period,
+                "amount": p.amount,
+                "paid_on": p.paid_on,
+            }
+            for p in ch.payments
+        ]
+        if ch.expected_version is None:
+            rows["lenders"] += [
+                {"case_id": cid, "name": x.name, "consented_on": x.consented_on}
+                for x in ch.lenders.values()
+            ]
+            rows["costs"] += [_cost_row(cid, x) for x in ch.costs.values()]
+            rows["milestones"] += [_milestone_row(cid, m) for m in ch.milestones.values()]
+        else:
+            _upsert_children(s, ch)
+    for table in (CASES, EVENTS, LENDERS_T, COSTS_T, REPORTS_T, PAYMENTS_T, MILESTONES):
+        if rows[table.name]:
+            s.execute(insert(table), rows[table.name])
+
+
+def _update_case(s: Session, ch: ChangeSet, at: datetime) -> None:
+    row = _case_row(ch.case, at)
+    del row["id"], row["lender_receipt"]
+    done = _rows(
+        s,
+        update(CASES)
+        .where(CASES.c.id == ch.case_id, CASES.c.version == ch.expected_version)
+        .values(**row),
+    )
+    if done != 1:
+        raise Conflict(STALE)
+
+
+def _cost_row(cid: str, x: CostState) -> dict[str, Any]:
+    return {
+        "case_id": cid,
+        "category": x.category,
+        "estimate": x.estimate,
+        "actual": x.actual,
+        "paid_on": x.paid_on,
+    }
+
+
+def _milestone_row(cid: str, m: MilestoneState) -> dict[str, Any]:
+    return {
+        "case_id": cid,
+        "key": m.key,
+        "label": m.label,
+        "stage": m.stage,
+        "due": m.due,
+        "done_on": m.done_on,
+    }
+
+
+def _upsert_children(s: Session, ch: ChangeSet) -> None:
+    """Changes to an existing case's rows: update where the row exists, else insert."""
+    cid = ch.case_id
+    for x in ch.lenders.values():
+        _upsert(
+            s,
+            LENDERS_T,
+            and_(LENDERS_T.c.case_id == cid, LENDERS_T.c.name == x.name),
+            {"consented_on": x.consented_on},
+            {"case_id": cid, "name": x.name, "consented_on": x.consented_on},
+        )
+    for c in ch.costs.values():
+        row = _cost_row(cid, c)
+        _upsert(
+            s,
+            COSTS_T,
+            and_(COSTS_T.c.case_id == cid, COSTS_T.c.category == c.category),
+            {k: row[k] for k in ("estimate", "actual", "paid_on")},
+            row,
+        )
+    for m in ch.milestones.values():
+        row = _milestone_row(cid, m)
+        _upsert(
+            s,
+            MILESTONES,
+            and_(MILESTONES.c.case_id == cid, MILESTONES.c.key == m.key),
+            {k: row[k] for k in ("label", "stage", "due", "done_on")},
+            row,
+        )
+    if ch.cancel_reminders:
+        s.execute(
+            update(REMINDERS_T)
+            .where(
+                REMINDERS_T.c.status == "pending",
+                REMINDERS_T.c.milestone_id.in_(_ids(cid, ch.cancel_reminders)),
+            )
+            .values(status="cancelled")
+        )
+    if ch.drop_milestones:
+        s.execute(
+            delete(REMINDERS_T).where(REMINDERS_T.c.milestone_id.in_(_ids(cid, ch.drop_milestones)))
+        )
+        s.execute(
+            delete(MILESTONES).where(
+                MILESTONES.c.case_id == cid, MILESTONES.c.key.in_(sorted(ch.drop_milestones))
+            )
+        )
+
+
+def _rows(s: Session, stmt: Any) -> int:
+    """Rows an UPDATE matched."""
+    return cast(CursorResult[Any], s.execute(stmt)).rowcount
+
+
+def _ids(cid: str, keys: set[str]) -> Any:
+    return select(Milestone.id).where(Milestone.case_id == cid, Milestone.key.in_(sorted(keys)))
+
+
+def _upsert(
+    s: Session, table: Any, where: Any, values: dict[str, Any], row: dict[str, Any]
+) -> None:
+    if _rows(s, update(table).where(where).values(**values)) == 0:
+        s.execute(insert(table), [row])
