@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from states.money import split_plan_share
-from states.programs import INITIAL_STAGE, UnknownProgramError, catalog
+from states.programs import INITIAL_STAGE, catalog
 from states.timeline import monitoring_period_count
 from storage.models import Case, Company, Council, Event, Milestone
 from workflow import access, store
 from workflow.companies import company_key
 from workflow.decide import (
     check_date,
+    check_opening,
     decide_open,
     definition,
     display_rules,
@@ -64,21 +65,17 @@ def open_case(
     on: date | None = None,
 ) -> str:
     """Open a case at 相談 (one transaction); returns its id."""
-    try:
-        d = catalog().definition(program, track)
-    except UnknownProgramError as e:
-        raise InvalidInput(str(e)) from None
     adv = text(advisor, "認定支援機関名", limit=MAX_NAME) or ""
     why = causes(list(affected))
-    if interim_monitoring and program != "early":
-        raise InvalidInput("--interim-monitoring は早期経営改善 (early) の案件だけです")
-    if guarantee_release and d.key != "405/normal":
-        raise InvalidInput("--guarantee-release は 405 通常枠の案件だけです (早期は guarantee 枠)")
     env = b.env()
     opened = check_date(on, env.today, "相談日")
-    since = catalog().track_since.get(track)
-    if since and opened < since:
-        raise InvalidInput(f"{catalog().track_labels[track]}は {since} からです")
+    check_opening(
+        program,
+        track,
+        opened,
+        interim_monitoring=interim_monitoring,
+        guarantee_release=guarantee_release,
+    )
     for attempt in range(3):
         try:
             with write(b) as s:

@@ -20,7 +20,7 @@ from typing import Any
 from states.calendar import BusinessCalendar
 from states.eligibility import CompanyFacts
 from states.money import category_subsidy, split_plan_share
-from states.programs import INITIAL_STAGE, Definition, catalog
+from states.programs import INITIAL_STAGE, Definition, UnknownProgramError, catalog
 from states.rules import RuleVersion
 from states.timeline import date_plus_months, monitoring_period_count
 from workflow import milestones
@@ -397,6 +397,33 @@ def payment_room(snap: Snapshot, rules: RuleVersion | None, extra: int = 0) -> i
 # ---------------------------------------------------------------- opening
 
 
+def check_opening(
+    program: str,
+    track: str,
+    opened_on: date,
+    *,
+    interim_monitoring: bool,
+    guarantee_release: bool,
+) -> Definition:
+    """What a new case must be, whoever opens it (a command or an imported row)."""
+    try:
+        d = catalog().definition(program, track)
+    except UnknownProgramError as e:
+        raise InvalidInput(str(e)) from None
+    if interim_monitoring and program != "early":
+        raise InvalidInput(
+            "--interim-monitoring は早期経営改善 (early) の案件だけです (期中モニタリング)"
+        )
+    if guarantee_release and d.key != "405/normal":
+        raise InvalidInput(
+            "--guarantee-release は 405 通常枠の案件だけです (経営者保証解除; 早期は guarantee 枠)"
+        )
+    since = catalog().track_since.get(track)
+    if since and opened_on < since:
+        raise InvalidInput(f"{catalog().track_labels[track]}は {since} からです")
+    return d
+
+
 def decide_open(
     case: CaseState, snap_company: Snapshot, actor: Actor, env: Env, *, replan: bool = True
 ) -> Decision:
@@ -404,9 +431,13 @@ def decide_open(
 
     `snap_company` carries the company (and nothing else); `case` is the new row, already
     numbered by the writer."""
-    track_since = catalog().track_since.get(case.track)
-    if track_since and case.opened_on < track_since:
-        raise InvalidInput(f"{catalog().track_labels[case.track]}は {track_since} からです")
+    check_opening(
+        case.program,
+        case.track,
+        case.opened_on,
+        interim_monitoring=case.interim_monitoring,
+        guarantee_release=case.guarantee_release,
+    )
     snap = replace(snap_company, case=case, next_seq=1, milestones={}, moves=())
     ev = event(
         snap,

@@ -42,7 +42,7 @@ from storage.models import (
 from workflow import access, store
 from workflow.case_export import ExportResult, case_sheet, export_cases
 from workflow.cases import new_case
-from workflow.decide import Env, case_rules, decide_move, event, replan_into
+from workflow.decide import Env, case_rules, check_opening, decide_move, event, replan_into
 from workflow.decide import opened as opened_case
 from workflow.errors import KaizenError
 from workflow.exports import Progress
@@ -211,7 +211,6 @@ def _cross_check(rows: list[Row], problems: list[RowProblem]) -> None:
 
 def _check_row(k: Kaizen, actor: Actor, refs: _Refs, r: Row) -> tuple[Actor, Actor]:
     """What the file says that the engine cannot check: returns (officer, accepter)."""
-    d = catalog().definition(r.program, r.track)
     if r.council not in refs.councils:
         raise RowError("協議会", f"協議会 {r.council} が見つかりません ('kaizen council list')")
     if not access.can_see_council(actor, r.council):
@@ -226,18 +225,19 @@ def _check_row(k: Kaizen, actor: Actor, refs: _Refs, r: Row) -> tuple[Actor, Act
         raise RowError("受付者", f"担当者 {r.accepted_by} が登録されていません")
     opened = r.dates["opened_on"]
     assert opened is not None
-    since = catalog().track_since.get(r.track)
-    if since and opened < since:
-        raise RowError("相談日", f"{catalog().track_labels[r.track]}は {since} からです")
     today = k.today()
     if opened > today:
         raise RowError("相談日", f"{opened} は未来の日付です")
-    if r.interim and r.program != "early":
-        raise RowError("期中モニタリング", "期中モニタリングは早期経営改善 (early) の案件だけです")
-    if r.guarantee_release and d.key != "405/normal":
-        raise RowError(
-            "経営者保証解除", "経営者保証解除は 405 通常枠の案件だけです (早期は guarantee 枠)"
+    try:
+        check_opening(
+            r.program,
+            r.track,
+            opened,
+            interim_monitoring=r.interim,
+            guarantee_release=r.guarantee_release,
         )
+    except KaizenError as e:
+        raise RowError(None, e.message) from None
     # Every date is something that happened (the validity date is a deadline: not checked).
     happened = [v for key, v in r.dates.items() if key != "valid_until"]
     every = [*happened, *(on for _, on in r.lenders), *(x[3] for x in r.costs)]
@@ -422,8 +422,6 @@ def _after_path(h: _Replay, actor: Actor, r: Row, allowed: dict[str, Any]) -> No
     costs = h.snap.cost_map
     for cat_id, _est, act, paid_on in r.costs:
         if act is not None and costs[cat_id].actual is None:
-            if h.snap.case.accepted_on is None:
-                raise RowError("費用", "受付前の支払は補助の対象外です (事前着手不可)")
             h.fact(actor, Fee(cat_id, act, paid_on or h.snap.case.last_event_on))
     claimed = sum(1 for p in r.periods if p.claimed is not None)
     if len(r.periods) > claimed:  # a report recorded for a period not claimed yet
