@@ -10,13 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
 from workflow.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from workflow.service import Kaizen
 from workflow.errors import InvalidInput, KaizenError
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -68,7 +71,7 @@ class Ctx:
         pinned = os.environ.get("KAIZEN_NOW")
         return FixedClock(self.now()) if pinned else SystemClock()
 
-    def kaizen(self) -> Any:
+    def kaizen(self) -> Kaizen:
         """The engine on the configured database (which must have been initialised)."""
         from workflow.service import Kaizen
         from workflow.setup import connect

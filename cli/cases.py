@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
 import typer
 
 from cli.app import app, console, emit_json, get_ctx, parse_date
 from cli.render import case_panel, case_rows_table, history_table, subsidy_table
 from workflow.errors import InvalidInput
+from workflow.views import CaseView
 
 case_app = typer.Typer(help="案件: 登録・事実の記録・段階の進行・表示", no_args_is_help=True)
 app.add_typer(case_app, name="case")
@@ -17,15 +19,15 @@ JSON = typer.Option(False, "--json", help="Print one JSON document.")
 ON = typer.Option(None, "--on", help="Effective date YYYY-MM-DD (JST; default today).")
 
 
-def _show(ctx: typer.Context, view: object, as_json: bool) -> None:
+def _show(ctx: typer.Context, view: CaseView, as_json: bool) -> None:
     c = get_ctx(ctx)
     if as_json:
-        emit_json(view.to_json())  # type: ignore[attr-defined]
+        emit_json(view.to_json())
     else:
-        console().print(case_panel(view, c.today()))  # type: ignore[arg-type]
+        console().print(case_panel(view, c.today()))
 
 
-def _on(value: str | None) -> object:
+def _on(value: str | None) -> date | None:
     return parse_date(value, "--on") if value else None
 
 
