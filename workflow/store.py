@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -105,16 +106,62 @@ _COMPANY_COLUMNS = [
 ]
 
 
+# The statements of the hot path, built once (building one costs more than running it).
+_ACTOR = select(
+    *(_table(Officer).c[c] for c in ("id", "name", "role", "council_code", "active"))
+).where(_table(Officer).c.id == bindparam("id"))
+_LOAD = (
+    select(
+        *(CASES.c[c] for c in _CASE_COLUMNS),
+        *(COMPANIES.c[c] for c in _COMPANY_COLUMNS),
+        select(func.coalesce(func.max(EVENTS.c.seq), 0))
+        .where(EVENTS.c.case_id == bindparam("cid"))
+        .scalar_subquery(),
+    )
+    .join(COMPANIES, COMPANIES.c.key == CASES.c.company_key)
+    .where(CASES.c.id == bindparam("cid"))
+)
+_MOVES = (
+    select(EVENTS.c.trigger, EVENTS.c.effective_on)
+    .where(EVENTS.c.case_id == bindparam("cid"), EVENTS.c.kind != "fact")
+    .order_by(EVENTS.c.seq)
+)
+_MILESTONES = select(
+    *(MILESTONES.c[c] for c in ("key", "label", "stage", "due", "done_on")),
+    exists()
+    .where(REMINDERS_T.c.milestone_id == MILESTONES.c.id, REMINDERS_T.c.status == "sent")
+    .label("reminded"),
+).where(MILESTONES.c.case_id == bindparam("cid"))
+_LENDERS = (
+    select(LENDERS_T.c.name, LENDERS_T.c.consented_on)
+    .where(LENDERS_T.c.case_id == bindparam("cid"))
+    .order_by(LENDERS_T.c.id)
+)
+_COSTS = (
+    select(COSTS_T.c.category, COSTS_T.c.estimate, COSTS_T.c.actual, COSTS_T.c.paid_on)
+    .where(COSTS_T.c.case_id == bindparam("cid"))
+    .order_by(COSTS_T.c.category)
+)
+_REPORTS = select(REPORTS_T.c.period, REPORTS_T.c.reported_on).where(
+    REPORTS_T.c.case_id == bindparam("cid")
+)
+_PAYMENTS = (
+    select(PAYMENTS_T.c.kind, PAYMENTS_T.c.period, PAYMENTS_T.c.amount, PAYMENTS_T.c.paid_on)
+    .where(PAYMENTS_T.c.case_id == bindparam("cid"))
+    .order_by(PAYMENTS_T.c.id)
+)
+_UPDATE_CASE = (
+    update(CASES)
+    .where(CASES.c.id == bindparam("case_id"), CASES.c.version == bindparam("expected"))
+    .values({c: bindparam("v_" + c) for c in [*_CASE_COLUMNS[1:], "updated_at"]})
+)
+
 # ---------------------------------------------------------------- people and companies
 
 
 def actor(s: Session, actor_id: str) -> Actor:
     """The acting officer, who must be registered and active."""
-    row = s.execute(
-        select(Officer.id, Officer.name, Officer.role, Officer.council_code, Officer.active).where(
-            Officer.id == actor_id
-        )
-    ).one_or_none()
+    row = s.connection().execute(_ACTOR, {"id": actor_id}).one_or_none()
     if row is None or not row.active:
         raise PermissionDenied(
             f"'{actor_id}' は登録された担当者ではありません "
@@ -226,48 +273,20 @@ def load(s: Session, case_id: str, who: Actor, needs: Needs) -> Snapshot:
     cid = case_id.strip()
     if not is_case_id(cid):
         raise InvalidInput(f"案件番号は '40-2026-0007' の形式です: '{case_id}'")
-    seq = select(func.coalesce(func.max(Event.seq), 0)).where(Event.case_id == cid)
-    row = s.execute(
-        select(
-            *(CASES.c[c] for c in _CASE_COLUMNS),
-            *(COMPANIES.c[c] for c in _COMPANY_COLUMNS),
-            seq.scalar_subquery(),
-        )
-        .join(COMPANIES, COMPANIES.c.key == CASES.c.company_key)
-        .where(CASES.c.id == cid)
-    ).one_or_none()
+    conn = s.connection()
+    row = conn.execute(_LOAD, {"cid": cid}).one_or_none()
     if row is None or not access.can_see_council(who, row.council_code):
         # Another council's case is reported as missing: its existence is not disclosed.
         raise NotFound(f"案件 {cid} が見つかりません")
     n = len(_CASE_COLUMNS)
-    case = case_state(row[:n])
-    moves = tuple(
-        (t, on)
-        for t, on in s.execute(
-            select(Event.trigger, Event.effective_on)
-            .where(Event.case_id == cid, Event.kind != "fact")
-            .order_by(Event.seq)
-        )
-    )
-    reminded = exists().where(Reminder.milestone_id == Milestone.id, Reminder.status == "sent")
-    ms = {
-        r.key: MilestoneState(r.key, r.label, r.stage, r.due, r.done_on, bool(r.reminded))
-        for r in s.execute(
-            select(
-                Milestone.key,
-                Milestone.label,
-                Milestone.stage,
-                Milestone.due,
-                Milestone.done_on,
-                reminded.label("reminded"),
-            ).where(Milestone.case_id == cid)
-        )
-    }
     snap = Snapshot(
-        case=case,
+        case=case_state(row[:n]),
         company=CompanyState(*row[n : n + len(_COMPANY_COLUMNS)]),
-        moves=moves,
-        milestones=ms,
+        moves=tuple((t, on) for t, on in conn.execute(_MOVES, {"cid": cid})),
+        milestones={
+            r.key: MilestoneState(r.key, r.label, r.stage, r.due, r.done_on, bool(r.reminded))
+            for r in conn.execute(_MILESTONES, {"cid": cid})
+        },
         next_seq=int(row[-1]) + 1,
     )
     return fill(s, snap, needs)
@@ -275,48 +294,19 @@ def load(s: Session, case_id: str, who: Actor, needs: Needs) -> Snapshot:
 
 def fill(s: Session, snap: Snapshot, needs: Needs) -> Snapshot:
     """Add the facts `needs` names to a snapshot."""
-    from dataclasses import replace
-
-    cid = snap.case.id
+    conn = s.connection()
+    p = {"cid": snap.case.id}
     extra: dict[str, Any] = {}
     if LENDERS in needs:
-        extra["lenders"] = tuple(
-            LenderState(n, c)
-            for n, c in s.execute(
-                select(Lender.name, Lender.consented_on)
-                .where(Lender.case_id == cid)
-                .order_by(Lender.id)
-            )
-        )
+        extra["lenders"] = tuple(LenderState(*r) for r in conn.execute(_LENDERS, p))
     if COSTS in needs:
-        extra["costs"] = {
-            r[0]: CostState(*r)
-            for r in s.execute(
-                select(Cost.category, Cost.estimate, Cost.actual, Cost.paid_on)
-                .where(Cost.case_id == cid)
-                .order_by(Cost.category)
-            )
-        }
+        extra["costs"] = {r[0]: CostState(*r) for r in conn.execute(_COSTS, p)}
     if REPORTS in needs:
-        extra["reports"] = {
-            p: on
-            for p, on in s.execute(
-                select(MonitoringReport.period, MonitoringReport.reported_on).where(
-                    MonitoringReport.case_id == cid
-                )
-            )
-        }
+        extra["reports"] = {period: on for period, on in conn.execute(_REPORTS, p)}
     if PAYMENTS in needs:
-        extra["payments"] = tuple(
-            PaymentState(*r)
-            for r in s.execute(
-                select(Payment.kind, Payment.period, Payment.amount, Payment.paid_on)
-                .where(Payment.case_id == cid)
-                .order_by(Payment.id)
-            )
-        )
+        extra["payments"] = tuple(PaymentState(*r) for r in conn.execute(_PAYMENTS, p))
     if USES in needs:
-        extra["uses"] = tuple(uses(s, snap.case.company, cid))
+        extra["uses"] = tuple(uses(s, snap.case.company, snap.case.id))
     return replace(snap, **extra) if extra else snap
 
 
@@ -453,14 +443,11 @@ def apply_many(s: Session, change_sets: Iterable[ChangeSet], at: datetime) -> No
 
 
 def _update_case(s: Session, ch: ChangeSet, at: datetime) -> None:
-    row = _case_row(ch.case, at)
-    del row["id"], row["lender_receipt"]
-    done = _rows(
-        s,
-        update(CASES)
-        .where(CASES.c.id == ch.case_id, CASES.c.version == ch.expected_version)
-        .values(**row),
-    )
+    values = _case_row(ch.case, at)
+    del values["lender_receipt"], values["id"]
+    params = {"v_" + k: v for k, v in values.items()}
+    params.update(case_id=ch.case_id, expected=ch.expected_version)
+    done = cast(CursorResult[Any], s.connection().execute(_UPDATE_CASE, params)).rowcount
     if done != 1:
         raise Conflict(STALE)
 
