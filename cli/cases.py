@@ -10,6 +10,7 @@ import typer
 from cli.app import app, console, emit_json, get_ctx, parse_date
 from cli.render import case_panel, case_rows_table, history_table, subsidy_table
 from workflow.errors import InvalidInput
+from workflow.inputs import cause_items
 from workflow.views import CaseView
 
 case_app = typer.Typer(help="案件: 登録・事実の記録・段階の進行・表示", no_args_is_help=True)
@@ -48,7 +49,9 @@ def case_open(
     track: str = typer.Option("normal", "--track", help="normal, gl (405) or guarantee (early)."),
     council: str = typer.Option(..., "--council", help="Council code (e.g. 40)."),
     advisor: str = typer.Option("", "--advisor", help="認定経営革新等支援機関 (representative)."),
-    affected: str = typer.Option("", "--affected", help="R4/R5 re-use causes: covid,ukraine,oil."),
+    affected: str = typer.Option(
+        "", "--affected", help="R4/R5 re-use causes: covid,ukraine,oil,other:原因 (in words)."
+    ),
     interim: bool = typer.Option(
         False, "--interim-monitoring", help="early: 期中 monitoring chosen."
     ),
@@ -63,7 +66,7 @@ def case_open(
     Example: kaizen case open --company 7000012050002 --program 405 --track normal --council 40 --advisor 博多会計事務所
     """
     c = get_ctx(ctx)
-    causes = [x.strip() for x in affected.split(",") if x.strip()]
+    causes = cause_items(affected)
     view = c.kaizen().open_case(
         c.user,
         company=company,

@@ -128,6 +128,7 @@ class Case(Base):
     stage: Mapped[str] = mapped_column(String(24))
     rule_version: Mapped[str | None] = mapped_column(String(8))
     affected: Mapped[str] = mapped_column(String(64), default="")  # comma list of causes
+    affected_note: Mapped[str | None] = mapped_column(String(200))  # words of `other` (0004)
     interim_monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
     guarantee_release: Mapped[bool] = mapped_column(Boolean, default=False)
     reuse_reason: Mapped[str | None] = mapped_column(Text)

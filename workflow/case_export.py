@@ -26,6 +26,7 @@ from storage.models import (
 from workflow import access, store
 from workflow.errors import InvalidInput, NotFound
 from workflow.exports import Progress, Sheet, format_for, write
+from workflow.inputs import cause_text
 from workflow.sheet import COLUMNS, main_line
 from workflow.tx import read
 
@@ -190,7 +191,7 @@ def _export_row(
             for u in priors
         ),
         "advisor": c.advisor,
-        "affected": c.affected,
+        "affected": cause_text(tuple(x for x in c.affected.split(",") if x), c.affected_note),
         "interim_monitoring": c.interim_monitoring,
         "guarantee_release": c.guarantee_release,
         "reuse_reason": c.reuse_reason or "",

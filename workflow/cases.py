@@ -66,7 +66,7 @@ def open_case(
 ) -> str:
     """Open a case at 相談 (one transaction); returns its id."""
     adv = text(advisor, "認定支援機関名", limit=MAX_NAME) or ""
-    why = causes(list(affected))
+    why, note = causes(list(affected))
     env = b.env()
     opened = check_date(on, env.today, "相談日")
     check_opening(
@@ -93,6 +93,7 @@ def open_case(
                     officer=who.id,
                     advisor=adv,
                     affected=why,
+                    affected_note=note,
                     interim_monitoring=interim_monitoring,
                     guarantee_release=guarantee_release,
                     opened_on=opened,
@@ -117,6 +118,7 @@ def new_case(
     advisor: str,
     affected: tuple[str, ...],
     interim_monitoring: bool,
+    affected_note: str | None = None,
     guarantee_release: bool,
     opened_on: date,
 ) -> CaseState:
@@ -132,6 +134,7 @@ def new_case(
         stage=INITIAL_STAGE,
         rule_version=None,
         affected=affected,
+        affected_note=affected_note,
         interim_monitoring=interim_monitoring,
         guarantee_release=guarantee_release,
         reuse_reason=None,
@@ -220,6 +223,7 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
         advisor=case.advisor,
         rule_version=case.rule_version,
         affected=list(case.affected),
+        affected_note=case.affected_note,
         interim_monitoring=case.interim_monitoring,
         guarantee_release=case.guarantee_release,
         reuse_exception=case.reuse_exception,

@@ -330,6 +330,7 @@ def _import_row(
         officer=officer.id,
         advisor=r.advisor,
         affected=tuple(r.affected),
+        affected_note=r.affected_note,
         interim_monitoring=r.interim,
         guarantee_release=r.guarantee_release,
         opened_on=opened,

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 from states.rules import RuleVersion
 
-CAUSE_LABELS = {"covid": "新型コロナ", "ukraine": "ウクライナ情勢", "oil": "原油価格高騰"}
+CAUSE_LABELS = {
+    "covid": "新型コロナ",
+    "ukraine": "ウクライナ情勢",
+    "oil": "原油価格高騰",
+    "other": "その他の要因",
+}
 PROGRAM_LABELS = {"405": "405事業", "early": "早期経営改善"}
 
 

@@ -16,7 +16,8 @@ from states.ids import InvalidCorporateNumber, validate_corporate_number
 from states.money import MoneyError, parse_yen
 from states.programs import UnknownProgramError, catalog
 from workflow import store
-from workflow.inputs import AFFECTED_CAUSES
+from workflow.errors import KaizenError
+from workflow.inputs import cause_items, causes
 from workflow.sheet import (
     CLOSING,
     COLUMNS,
@@ -122,6 +123,7 @@ class Row:
     prior_raw: str
     advisor: str
     affected: list[str]
+    affected_note: str | None
     interim: bool
     guarantee_release: bool
     reuse_reason: str | None
@@ -133,6 +135,13 @@ class Row:
     payments: list[tuple[str, int | None, int, date]] | None
     closed_reason: str | None
     path: list[tuple[str, str, date]] = field(default_factory=list)  # (trigger, stage, on)
+
+
+def _causes(v: Any, column: str) -> tuple[tuple[str, ...], str | None]:
+    try:
+        return causes(cause_items(_norm(v)))
+    except KaizenError as e:
+        raise RowError(column, e.message) from None
 
 
 def _list(v: Any) -> list[str]:
@@ -343,16 +352,9 @@ def parse_row(n: int, raw: dict[str, Any]) -> tuple[Row | None, list[RowProblem]
         "capital", lambda: _int(cell("capital"), labels["capital"], yen=True)
     )
     facts["employees"] = attempt("employees", lambda: _int(cell("employees"), labels["employees"]))
-    affected = [x for x in re.split(r"[,、\s]+", _norm(cell("affected"))) if x]
-    bad = [x for x in affected if x not in AFFECTED_CAUSES]
-    if bad:
-        problems.append(
-            RowProblem(
-                n,
-                labels["affected"],
-                f"{', '.join(AFFECTED_CAUSES)} から選んでください: {', '.join(bad)}",
-            )
-        )
+    affected, affected_note = attempt(
+        "affected", lambda: _causes(cell("affected"), labels["affected"])
+    ) or ((), None)
     row = Row(
         n=n,
         case_id=case_id,
@@ -368,7 +370,8 @@ def parse_row(n: int, raw: dict[str, Any]) -> tuple[Row | None, list[RowProblem]
         prior_uses=attempt("prior_uses", lambda: _prior(cell("prior_uses"))) or [],
         prior_raw=_norm(cell("prior_uses")),
         advisor=_norm(cell("advisor")),
-        affected=sorted(set(affected)),
+        affected=list(affected),
+        affected_note=affected_note,
         interim=bool(
             attempt(
                 "interim_monitoring",

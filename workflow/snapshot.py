@@ -42,6 +42,7 @@ class CaseState:
     stage: str
     rule_version: str | None
     affected: tuple[str, ...]
+    affected_note: str | None  # the words of an `other` cause
     interim_monitoring: bool
     guarantee_release: bool
     reuse_reason: str | None

@@ -86,6 +86,7 @@ class CaseView:
     advisor: str
     rule_version: str | None
     affected: list[str]
+    affected_note: str | None  # the words of an `other` cause
     interim_monitoring: bool
     guarantee_release: bool
     reuse_exception: bool

@@ -59,17 +59,19 @@ def test_rate_is_two_thirds(vid: str) -> None:
 
 # ---------------------------------------------------------------- re-use
 
+# Early first, then 405, is allowed in every version (rules.md §4): only 405 uses count
+# toward 405. The causes are open-ended ("…等"): `other` is a cause given in words.
 AFFECTED = ReusePolicy(
     mode="affected",
-    counted_programs=("405", "early"),
+    counted_programs=("405",),
     max_uses=2,
-    affected_causes=("covid", "ukraine", "oil"),
+    affected_causes=("covid", "ukraine", "oil", "other"),
 )
 AFFECTED_EARLY = ReusePolicy(
     mode="affected",
     counted_programs=("405", "early"),
     max_uses=2,
-    affected_causes=("covid", "ukraine", "oil"),
+    affected_causes=("covid", "ukraine", "oil", "other"),
     blocked_after_405=True,
     blocked_after_405_unless_affected=True,
 )
@@ -98,6 +100,22 @@ ONCE_EARLY = ReusePolicy(mode="once", counted_programs=("early",), blocked_after
 )
 def test_reuse_policy(vid: str, program: str, policy: ReusePolicy) -> None:
     assert get_version(vid).reuse(program) == policy
+
+
+@pytest.mark.parametrize(
+    ("vid", "key"),
+    [
+        ("R4", "reuse.405.mode"),
+        ("R4", "reuse.405.max_uses"),
+        ("R5", "reuse.405.mode"),
+        ("R5", "reuse.405.max_uses"),
+        ("R5", "reuse.early.mode"),
+        ("R5", "reuse.early.max_uses"),
+        ("R5", "reuse.early.counted_programs"),
+    ],
+)
+def test_reuse_values_without_a_source_that_states_them_are_unverified(vid: str, key: str) -> None:
+    assert key in get_version(vid).unverified
 
 
 def test_r6_replaces_the_affected_settings() -> None:
@@ -188,8 +206,8 @@ def test_inherits(vid: str, inherits: str | None) -> None:
         ("R7", "caps.early/guarantee.bank_negotiation", "R4"),
         ("R7", "money.rate_numerator", "R4"),
         ("R5", "reuse.early.mode", "R5"),
-        ("R5", "reuse.early.max_uses", "R4"),
-        ("R5", "reuse.405.mode", "R4"),
+        ("R5", "reuse.early.max_uses", "R5"),  # restated as unverified (rules.md §4)
+        ("R5", "reuse.405.mode", "R5"),
         ("R6", "reuse.405.mode", "R6"),
         ("R7", "reuse.405.payment_cap_total", "R7"),
         ("R7", "reuse.early.mode", "R7"),
@@ -405,26 +423,20 @@ CAP_LINE = 'dd_plan = { value = 2_000_000, source = "'
             "caps.405/gl.dd",
         ),
         (
-            _r4_only('mode = { value = "affected", source = "Fukuoka / Sapporo council pages '
-                     '(2022年度): コロナ',
-                     'mode = { value = "sometimes", source = "Fukuoka / Sapporo council pages '
-                     '(2022年度): コロナ'),
+            _r4_only('mode = { value = "affected", source = "Kyushu council flyer (2022年度) states',
+                     'mode = { value = "sometimes", source = "Kyushu council flyer (2022年度) states'),
             "R4.toml",
             "reuse.405.mode must be one of",
         ),
         (
-            _r4_only('max_uses = { value = 2, source = "Fukuoka / Sapporo council pages (2022年度): '
-                     '2回まで", verified = true }\ncounted_programs = { value = ["405", "early"]',
-                     'max_uses = { value = 2, source = "Fukuoka / Sapporo council pages (2022年度): '
-                     '2回まで", verified = true }\ncounted_programs = { value = ["405", "pre405"]'),
+            _r4_only('counted_programs = { value = ["405"], source = "rules.md §4: early first',
+                     'counted_programs = { value = ["405", "pre405"], source = "rules.md §4: early first'),
             "R4.toml",
             "reuse.405.counted_programs must list programs",
         ),
         (
-            _r4_only('max_uses = { value = 2, source = "Fukuoka / Sapporo council pages (2022年度): '
-                     '2回まで", verified = true }',
-                     'max_uses = { value = 0, source = "Fukuoka / Sapporo council pages (2022年度): '
-                     '2回まで", verified = true }'),
+            _r4_only('max_uses = { value = 2, source = "Kyushu council flyer (2022年度), early',
+                     'max_uses = { value = 0, source = "Kyushu council flyer (2022年度), early'),
             "R4.toml",
             "reuse.405.max_uses must be an integer ≥ 1",
         ),

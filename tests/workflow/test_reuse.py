@@ -57,17 +57,43 @@ def test_r4_no_prior_use_is_allowed(world: World, drive: Driver) -> None:
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("program", ["405", "early"])
+@pytest.mark.parametrize(
+    ("program", "prior"), [("405", "405"), ("early", "early"), ("early", "405")]
+)
 def test_r4_prior_use_without_affected_is_refused_naming_rule_and_use(
-    world: World, drive: Driver, program: str
+    world: World, drive: Driver, program: str, prior: str
 ) -> None:
     set_today(world, R4_DAY)
-    uid = _prior(world, "early", 2020, track="normal")
+    uid = _prior(world, prior, 2020, track="normal")
     e = _refused(drive, program)
-    [msg] = e.reasons
+    msg = e.reasons[-1]
     assert msg.startswith("規程 R4 の再利用の制限: 過去の利用があるため")
-    assert "新型コロナ・ウクライナ情勢・原油価格高騰の影響 (--affected)" in msg
-    assert f"早期経営改善/normal 2020年度 (記録 #{uid})" in msg
+    assert "新型コロナ・ウクライナ情勢・原油価格高騰・その他の要因の影響 (--affected)" in msg
+    assert f"{'405事業' if prior == '405' else '早期経営改善'}/normal 2020年度 (記録 #{uid})" in msg
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("day", ["R4", "R5", "R6", "R7"])
+def test_early_first_then_405_is_allowed_in_every_rule_version(
+    world: World, drive: Driver, day: str
+) -> None:
+    """rules.md §4: an earlier early use never counts against a 405 application."""
+    set_today(
+        world, {"R4": R4_DAY, "R5": date(2023, 6, 1), "R6": R6_DAY, "R7": date(2025, 6, 1)}[day]
+    )
+    _prior(world, "early", 2020, track="normal")
+    cid = _apply(drive, "405")
+    v = drive.k.show("tanaka", cid)
+    assert (v.stage, v.rule_version, v.reuse_exception) == ("application", day, False)
+
+
+@SQLITE_ONLY
+def test_r4_other_cause_in_words_counts_as_affected(world: World, drive: Driver) -> None:
+    set_today(world, R4_DAY)
+    _prior(world, "early", 2020, track="normal")
+    cid = _apply(drive, "early", affected=["other:資材価格高騰"])
+    v = drive.k.show("tanaka", cid)
+    assert (v.stage, v.affected, v.affected_note) == ("application", ["other"], "資材価格高騰")
 
 
 @SQLITE_ONLY
@@ -84,7 +110,7 @@ def test_r4_affected_with_one_prior_use_is_allowed(world: World, drive: Driver, 
 @SQLITE_ONLY
 def test_r4_affected_with_two_prior_uses_is_refused(world: World, drive: Driver) -> None:
     set_today(world, R4_DAY)
-    a = _prior(world, "early", 2018)
+    a = _prior(world, "405", 2018)
     b = _prior(world, "405", 2020)
     e = _refused(drive, "405", affected=["covid", "oil"])
     [msg] = e.reasons
