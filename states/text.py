@@ -60,14 +60,24 @@ def _code(ch: str) -> str:
 
 
 def clean_text(
-    value: str, what: str, *, required: bool = False, limit: int = MAX_TEXT, fold: bool = True
+    value: str,
+    what: str,
+    *,
+    required: bool = False,
+    limit: int = MAX_TEXT,
+    fold: bool = True,
+    lines: bool = False,
 ) -> str:
-    """`value` as it is stored, or `TextProblem` saying why it cannot be (see the module)."""
+    """`value` as it is stored, or `TextProblem` saying why it cannot be (see the module).
+
+    `lines=True` lets tab, CR and LF through: a spreadsheet cell that holds a list, one item
+    a line, is cleaned before it is split.
+    """
     if has_surrogates(value):
         raise TextProblem(f"{what}に UTF-8 で表せない文字があります: UTF-8 で入力してください")
     v = value.translate(_DROP)
     for ch in v:
-        if unicodedata.category(ch) in _HIDDEN:
+        if unicodedata.category(ch) in _HIDDEN and not (lines and ch in "\t\r\n"):
             raise TextProblem(f"{what}に制御文字 ({_code(ch)}) が含まれています")
     if fold:
         v = unicodedata.normalize("NFKC", v)
