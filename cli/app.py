@@ -151,9 +151,9 @@ def parse_datetime(text: str, what: str = "日時") -> datetime:
 
     try:
         dt = datetime.fromisoformat(text.strip())
+        check_input_date(dt.date(), what)  # the date as written, before any conversion
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=JST)
-        check_input_date(dt.astimezone(JST).date(), what)
         return dt.astimezone(ZoneInfo("UTC"))
     except DateOutOfRange as e:
         raise InvalidInput(str(e)) from None
