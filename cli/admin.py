@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx
+from cli.render import plain, row
 from workflow.errors import InvalidInput
 
 council_app = typer.Typer(help="協議会 (中小企業活性化協議会) の一覧と登録", no_args_is_help=True)
@@ -28,10 +29,10 @@ def init(ctx: typer.Context) -> None:
     c = get_ctx(ctx)
     _, result = init_database(c.settings, c.clock(), c.user)
     out = console()
-    out.print(f"データベース: {result.url} (最新の状態)")
-    out.print(f"協議会を {result.councils_loaded} 件登録しました")
+    out.print(plain(f"データベース: {result.url} (最新の状態)"))
+    out.print(plain(f"協議会を {result.councils_loaded} 件登録しました"))
     if result.admin_created:
-        out.print(f"管理者 {result.admin_created} を作成しました")
+        out.print(plain(f"管理者 {result.admin_created} を作成しました"))
 
 
 @council_app.command("list")
@@ -51,7 +52,7 @@ def council_list(
     for col in ("code", "名称", "住所", "電話", "URL"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["code"], r["name"], r["address"], r["phone"], r["url"])
+        t.add_row(*row(r["code"], r["name"], r["address"], r["phone"], r["url"]))
     console().print(t)
 
 
@@ -71,7 +72,7 @@ def council_import(
     except CouncilFileError as e:
         raise InvalidInput(str(e)) from None
     n = c.kaizen().upsert_councils(c.user, rows)
-    console().print(f"協議会を {n} 件登録・更新しました")
+    console().print(plain(f"協議会を {n} 件登録・更新しました"))
 
 
 @officer_app.command("add")
@@ -91,4 +92,6 @@ def officer_add(
     a = c.kaizen().add_officer(
         c.user, officer_id, name=name, council=council, role=role, email=email
     )
-    console().print(f"担当者 {a.id} ({a.name}, {a.role}, 協議会 {a.council or '—'}) を登録しました")
+    console().print(
+        plain(f"担当者 {a.id} ({a.name}, {a.role}, 協議会 {a.council or '—'}) を登録しました")
+    )

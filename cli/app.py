@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from states.text import has_surrogates, visible
 from workflow.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -109,8 +111,18 @@ def console() -> Console:
 
 
 def emit_json(doc: Any) -> None:
-    """One JSON document on stdout: dates as ISO strings, Japanese kept readable."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+    """One JSON document on stdout: dates as ISO strings, Japanese kept readable.
+
+    Characters a terminal would act on (C1 controls, bidi, lone surrogates) are written as
+    `\\uXXXX` escapes, which is the same JSON: json escapes C0 controls but not those.
+    """
+    text = json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default)
+    sys.stdout.write(_HIDDEN_IN_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
+
+
+_HIDDEN_IN_JSON = re.compile(
+    "[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
 
 
 def _json_default(o: Any) -> Any:
@@ -120,25 +132,47 @@ def _json_default(o: Any) -> Any:
 
 
 def parse_date(text: str, what: str = "日付") -> date:
+    """A `YYYY-MM-DD` a person gave, within the years the business calendar covers."""
+    from states.calendar import DateOutOfRange, check_input_date
+
     try:
-        return date.fromisoformat(text.strip())
+        return check_input_date(date.fromisoformat(text.strip()), what)
+    except DateOutOfRange as e:
+        raise InvalidInput(str(e)) from None
     except ValueError:
         raise InvalidInput(
-            f"{what}は YYYY-MM-DD で正しい日付を指定してください: '{text}'"
+            f"{what}は YYYY-MM-DD で正しい日付を指定してください: '{visible(text)}'"
         ) from None
 
 
 def parse_datetime(text: str, what: str = "日時") -> datetime:
     """ISO 8601; a naive value is read as Japan time (the officers' clock)."""
+    from states.calendar import DateOutOfRange, check_input_date
+
     try:
         dt = datetime.fromisoformat(text.strip())
-    except ValueError:
+        check_input_date(dt.date(), what)  # the date as written, before any conversion
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=JST)
+        return dt.astimezone(ZoneInfo("UTC"))
+    except DateOutOfRange as e:
+        raise InvalidInput(str(e)) from None
+    except (ValueError, OverflowError):
         raise InvalidInput(
-            f"{what}は ISO 8601 (例: 2026-11-24T09:00) で指定してください: '{text}'"
+            f"{what}は ISO 8601 (例: 2026-11-24T09:00) で指定してください: '{visible(text)}'"
         ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=JST)
-    return dt.astimezone(ZoneInfo("UTC"))
+
+
+def parse_fiscal_year(value: int | None, today: date, what: str = "--fiscal-year") -> int | None:
+    """A 年度 a person gave (None stays None): from 2000 to the one after today's."""
+    if value is None:
+        return None
+    from states.calendar import DateOutOfRange, check_input_fiscal_year
+
+    try:
+        return check_input_fiscal_year(value, today, what)
+    except DateOutOfRange as e:
+        raise InvalidInput(str(e)) from None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -156,19 +190,41 @@ def main(argv: list[str] | None = None) -> int:
             sys.modules["storage.db"].dispose_all()
 
 
+def say(message: str) -> None:
+    """One line on stderr: `kaizen: ` and the message, which may quote what a user typed, so
+    newlines and control characters are shown as escapes and nothing reaches the terminal raw."""
+    print(f"kaizen: {visible(message)}", file=sys.stderr)
+
+
+NOT_UTF8 = "引数に UTF-8 でない文字があります: UTF-8 で入力してください"
+
+
 def _run(argv: list[str] | None) -> int:
+    # Bytes that are not UTF-8 (a Shift_JIS terminal) reach Python as lone surrogates
+    # (surrogateescape); they could be neither stored nor printed.
+    if any(has_surrogates(a) for a in (sys.argv[1:] if argv is None else argv)):
+        say(NOT_UTF8)
+        return 2
+    from states.calendar import DateOutOfRange
+
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising.
         rv = app(args=argv, prog_name="kaizen", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool):
             return rv
     except KaizenError as e:
-        print(f"kaizen: {e.message}", file=sys.stderr)
+        say(e.message)
         return e.exit_code
+    except DateOutOfRange as e:  # a date computed past the holiday data (e.g. a timeline)
+        say(str(e))
+        return InvalidInput.exit_code
+    except UnicodeEncodeError:  # a surrogate from the environment (KAIZEN_USER, KAIZEN_DB…)
+        say("UTF-8 で表せない文字があります (環境変数・設定): UTF-8 で入力してください")
+        return InvalidInput.exit_code
     except typer.Exit as e:
         return int(e.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
-        print("kaizen: 中断しました", file=sys.stderr)
+        say("中断しました")
         return 130
     except Exception as e:
         # Usage errors of the (vendored) click layer: duck-typed, so that typer's packaging
@@ -181,6 +237,6 @@ def _run(argv: list[str] | None) -> int:
             return 0
         uctx = getattr(e, "ctx", None)
         hint = f" ('{uctx.command_path} --help' で使い方)" if uctx is not None else ""
-        print(f"kaizen: {fmt()}{hint}", file=sys.stderr)
+        say(f"{fmt()}{hint}")
         return int(e.exit_code) or 2
     return 0

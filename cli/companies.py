@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx
+from cli.render import plain, row
 
 company_app = typer.Typer(help="申請者 (会社) と過去の利用", no_args_is_help=True)
 app.add_typer(company_app, name="company")
@@ -47,7 +48,7 @@ def company_add(
     if as_json:
         emit_json({"company": key})
     else:
-        console().print(f"会社 {key} ({name}) を登録しました")
+        console().print(plain(f"会社 {key} ({name}) を登録しました"))
 
 
 @company_app.command("prior-use")
@@ -72,7 +73,7 @@ def company_prior_use(
     uid = c.kaizen().record_prior_use(
         c.user, number, program=program, fiscal_year=fiscal_year, track=track, paid=paid, note=note
     )
-    console().print(f"過去の利用 #{uid} を登録しました")
+    console().print(plain(f"過去の利用 #{uid} を登録しました"))
 
 
 @company_app.command("uses")
@@ -90,9 +91,9 @@ def company_uses(
     if as_json:
         emit_json({"uses": [vars(u) for u in uses]})
         return
-    t = Table(title=f"{number} の過去の利用 (再利用の判定に使われます)")
+    t = Table(title=plain(f"{number} の過去の利用 (再利用の判定に使われます)"))
     for col in ("事業", "枠", "年度", "支払額", "記録"):
         t.add_column(col)
     for u in uses:
-        t.add_row(u.program, u.track or "—", str(u.fiscal_year), f"{u.paid:,}円", u.source)
-    console().print(t if uses else "過去の利用はありません")
+        t.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), f"{u.paid:,}円", u.source))
+    console().print(t if uses else plain("過去の利用はありません"))

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx, parse_date
+from cli.render import plain, row
 from workflow.errors import InvalidInput
 
 rules_app = typer.Typer(
@@ -72,7 +73,7 @@ def plan(
     t.add_column("マイルストーン")
     t.add_column("key", style="dim", no_wrap=True)
     for m in ms:
-        t.add_row(m.due.isoformat(), m.stage_label, m.label, m.key)
+        t.add_row(*row(m.due.isoformat(), m.stage_label, m.label, m.key))
     out = console()
     out.print(t)
     out.print("月で定めた期限はその月の最終営業日です (土日祝・12/29–1/3 を除く)。", style="dim")
@@ -125,20 +126,21 @@ def rules_show(
     out = console()
     for v in chosen:
         t = Table(
-            title=f"{v.id}: {v.label} ({v.effective_from.isoformat()} 以降の申請)", show_lines=False
+            title=plain(f"{v.id}: {v.label} ({v.effective_from.isoformat()} 以降の申請)"),
+            show_lines=False,
         )
         t.add_column("key", no_wrap=True)
         t.add_column("値", justify="right", max_width=22, overflow="fold")
         t.add_column("確認", no_wrap=True)
         t.add_column("出典")
-        for row in ref.rule_rows(v):
-            mark = "確認済" if row["verified"] else "[bold yellow]未確認[/]"
-            inherited = "" if row["defined_in"] == v.id else f" ({row['defined_in']} から)"
-            t.add_row(row["key"], _show_value(row["value"]), mark, row["source"] + inherited)
+        for x in ref.rule_rows(v):
+            mark = plain("確認済") if x["verified"] else plain("未確認", style="bold yellow")
+            inherited = "" if x["defined_in"] == v.id else f" ({x['defined_in']} から)"
+            t.add_row(*row(x["key"], _show_value(x["value"]), mark, x["source"] + inherited))
         out.print(t)
         for program, ms in v.timeline.items():
             steps = " → ".join(f"+{m.month}か月 {m.label}" for m in ms)
-            out.print(f"スケジュール {program}: {steps}")
+            out.print(plain(f"スケジュール {program}: {steps}"))
         unverified = len(v.unverified)
         if unverified:
             out.print(

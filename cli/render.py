@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from states.text import visible
 from workflow.views import CaseRow, CaseView, SubsidyView
 
 TRIGGER_LABELS = {
@@ -38,6 +39,21 @@ TRIGGER_LABELS = {
     "extend": "期限延長",
     "import": "取込",
 }
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Data for a terminal: never read as markup, control characters shown as escapes.
+
+    Every text a person typed (names, reasons, file names, messages that quote them) goes
+    through here, or through `row`, before rich sees it: a rich `str` is markup, so
+    `銀行[/i]` would crash the command and `[link=…]` would hide a hyperlink.
+    """
+    return Text(visible("" if value is None else str(value)), style=style)
+
+
+def row(*values: RenderableType | None) -> list[RenderableType]:
+    """Table cells: strings become `plain` text; rich objects (already built) pass through."""
+    return [plain(v) if v is None or isinstance(v, str) else v for v in values]
 
 
 def yen(v: int | None) -> str:
@@ -93,31 +109,35 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("段階", Text(f"{view.stage_label} ({view.stage})", style="bold cyan"))
+    head.add_row(*row("段階", plain(f"{view.stage_label} ({view.stage})", style="bold cyan")))
     head.add_row(
-        "事業・枠",
-        f"{view.program_label} {view.track_label} (規程 {view.rule_version or '未確定'})",
+        *row(
+            "事業・枠",
+            f"{view.program_label} {view.track_label} (規程 {view.rule_version or '未確定'})",
+        )
     )
-    head.add_row("会社", f"{view.company_name} ({view.company})")
-    head.add_row("協議会", f"{view.council_name} ({view.council}) 担当 {view.officer}")
-    head.add_row("認定支援機関", view.advisor or "—")
+    head.add_row(*row("会社", f"{view.company_name} ({view.company})"))
+    head.add_row(*row("協議会", f"{view.council_name} ({view.council}) 担当 {view.officer}"))
+    head.add_row(*row("認定支援機関", view.advisor or "—"))
     if view.lenders:
         head.add_row(
-            "金融機関",
-            "、".join(
-                f"{x.name}{' ✓' + x.consented_on.isoformat() if x.consented_on else ''}"
-                for x in view.lenders
-            ),
+            *row(
+                "金融機関",
+                "、".join(
+                    f"{x.name}{' ✓' + x.consented_on.isoformat() if x.consented_on else ''}"
+                    for x in view.lenders
+                ),
+            )
         )
     if view.program != "early" or view.periods_total:
-        head.add_row("モニタリング", f"{view.periods_paid}/{view.periods_total} 期 支払済")
-    head.add_row("次にできること", ", ".join(view.triggers) or "なし (終了)")
+        head.add_row(*row("モニタリング", f"{view.periods_paid}/{view.periods_total} 期 支払済"))
+    head.add_row(*row("次にできること", ", ".join(view.triggers) or "なし (終了)"))
     parts: list[RenderableType] = [head]
     for trig, missing in view.missing.items():
         if missing:
             parts.append(Text(f"\n{trig} に足りないもの:", style="bold yellow"))
             for reason in missing:
-                parts.append(Text(f"  • {reason}", style="yellow"))
+                parts.append(plain(f"  • {reason}", style="yellow"))
         else:
             parts.append(Text(f"\n{trig}: 条件を満たしています", style="green"))
     if view.milestones:
@@ -135,7 +155,7 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
                 state, style = f"期限超過 {m.days_late}営業日", "bold red"
             else:
                 state, style = "予定", ""
-            mt.add_row(m.due.isoformat(), m.stage_label, m.label, state, style=style)
+            mt.add_row(*row(m.due.isoformat(), m.stage_label, m.label, state), style=style)
         parts.append(mt)
     if view.events and events:
         parts.append(Text("\n最近の記録", style="bold"))
@@ -143,50 +163,56 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
         for e in view.events[-events:]:
             what = TRIGGER_LABELS.get(e.trigger, e.trigger)
             move = f"{e.from_stage or ''} → {e.to_stage}" if e.kind != "fact" else ""
-            et.add_row(e.on.isoformat(), what, move, e.actor, e.reason or "")
+            et.add_row(*row(e.on.isoformat(), what, move, e.actor, e.reason or ""))
         parts.append(et)
-    return Panel(Group(*parts), title=f"案件 {view.id}", expand=False)
+    return Panel(Group(*parts), title=plain(f"案件 {view.id}"), expand=False)
 
 
 def history_table(view: CaseView) -> Table:
-    t = Table(title=f"案件 {view.id} の記録")
+    t = Table(title=plain(f"案件 {view.id} の記録"))
     for col in ("#", "日付", "種類", "内容", "段階", "担当", "理由・詳細"):
         t.add_column(col, no_wrap=col in ("#", "日付"))
     for e in view.events:
         detail = e.reason or (", ".join(f"{k}={v}" for k, v in (e.detail or {}).items()))
         move = f"{e.from_stage or '—'} → {e.to_stage}" if e.kind != "fact" else e.to_stage
         t.add_row(
-            str(e.seq),
-            e.on.isoformat(),
-            e.kind,
-            TRIGGER_LABELS.get(e.trigger, e.trigger),
-            move,
-            e.actor,
-            detail,
+            *row(
+                str(e.seq),
+                e.on.isoformat(),
+                e.kind,
+                TRIGGER_LABELS.get(e.trigger, e.trigger),
+                move,
+                e.actor,
+                detail,
+            )
         )
     return t
 
 
 def case_rows_table(rows: list[CaseRow], title: str) -> Table:
-    t = Table(title=title)
+    t = Table(title=plain(title))
     for col in ("案件", "事業", "段階", "会社", "担当", "次の期限", "超過"):
         t.add_column(col, no_wrap=col in ("案件", "次の期限"))
     for r in rows:
         t.add_row(
-            r.id,
-            f"{r.program}/{r.track}",
-            r.stage_label,
-            r.company_name,
-            r.officer,
-            r.next_due.isoformat() if r.next_due else "—",
-            Text(str(r.overdue), style="bold red") if r.overdue else "0",
+            *row(
+                r.id,
+                f"{r.program}/{r.track}",
+                r.stage_label,
+                r.company_name,
+                r.officer,
+                r.next_due.isoformat() if r.next_due else "—",
+                Text(str(r.overdue), style="bold red") if r.overdue else "0",
+            )
         )
     return t
 
 
 def subsidy_table(v: SubsidyView) -> RenderableType:
     t = Table(
-        title=f"案件 {v.case} の補助額 (規程 {v.rule_version or '未確定'}・2/3・区分ごとの上限)"
+        title=plain(
+            f"案件 {v.case} の補助額 (規程 {v.rule_version or '未確定'}・2/3・区分ごとの上限)"
+        )
     )
     for col, just in (
         ("区分", "left"),
@@ -198,9 +224,15 @@ def subsidy_table(v: SubsidyView) -> RenderableType:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for x in v.categories:
         t.add_row(
-            f"{x.label} ({x.category})", yen(x.estimate), yen(x.actual), yen(x.cap), yen(x.subsidy)
+            *row(
+                f"{x.label} ({x.category})",
+                yen(x.estimate),
+                yen(x.actual),
+                yen(x.cap),
+                yen(x.subsidy),
+            )
         )
-    t.add_row("合計", "", "", "", yen(v.total), style="bold")
+    t.add_row(*row("合計", "", "", "", yen(v.total)), style="bold")
     lines: list[Any] = [t, Text(f"支払済 {yen(v.paid)}・留保 (初回伴走支払時) {yen(v.withheld)}")]
     if v.payment_room is not None:
         lines.append(Text(f"再利用の補助上限まで残り {yen(v.payment_room)}", style="yellow"))

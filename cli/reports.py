@@ -19,7 +19,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cli.app import app, console, emit_json, get_ctx
+from cli.app import app, console, emit_json, get_ctx, parse_fiscal_year
+from cli.render import plain, row
 from workflow.errors import InvalidInput
 
 report_app = typer.Typer(
@@ -84,8 +85,8 @@ def short_council(name: str, code: str) -> str:
 
 def _table(title: str, caption: str | None = None) -> Table:
     return Table(
-        title=title,
-        caption=caption,
+        title=plain(title),
+        caption=None if caption is None else plain(caption),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
@@ -107,7 +108,9 @@ def _board(r: Any, limit: int, width: int) -> RenderableType:
     t = _table(r.title, f"{r.filters()}  ( ) 内は期限超過のある案件")
     t.add_column("段階", no_wrap=True)
     for code in councils:
-        t.add_column(short_council(r.councils.get(code, code), code), justify="right", no_wrap=True)
+        t.add_column(
+            plain(short_council(r.councils.get(code, code), code)), justify="right", no_wrap=True
+        )
     t.add_column("計", justify="right", no_wrap=True, style="bold")
 
     def cell(n: int, od: int) -> Text:
@@ -119,15 +122,15 @@ def _board(r: Any, limit: int, width: int) -> RenderableType:
         return text
 
     for st in stages:
-        row = [Text(st.label)]
+        line = [plain(st.label)]
         total = late = 0
         for code in councils:
             x = cells.get((code, st.id))
             n, od = (x["count"], x["overdue"]) if x else (0, 0)
             total, late = total + n, late + od
-            row.append(cell(n, od))
-        row.append(cell(total, late))
-        t.add_row(*row, style="dim" if st.final else "")
+            line.append(cell(n, od))
+        line.append(cell(total, late))
+        t.add_row(*line, style="dim" if st.final else "")
     sums = [
         cell(
             sum(x["count"] for x in r.rows if x["council"] == code),
@@ -167,10 +170,10 @@ def _overdue(r: Any, limit: int, width: int) -> RenderableType:
             body: list[Any] = [x["case"], x["stage_label"], x["company_name"], x["milestone_label"]]
         else:
             body = [
-                Text(x["case"]) + Text("\n" + x["stage_label"], style="dim"),
-                Text(x["company_name"]) + Text("\n" + x["milestone_label"], style="dim"),
+                plain(x["case"]) + Text("\n") + plain(x["stage_label"], style="dim"),
+                plain(x["company_name"]) + Text("\n") + plain(x["milestone_label"], style="dim"),
             ]
-        t.add_row(*head, *body, x["officer_name"])
+        t.add_row(*row(*head, *body, x["officer_name"]))
     if not r.rows:
         return Group(t, Text("期限を過ぎたマイルストーンはありません", style="green"))
     return Group(t, note) if note else t
@@ -203,7 +206,7 @@ def _workload(r: Any, limit: int, width: int) -> RenderableType:
             _late(x["overdue_items"]),
             x["oldest_due"].isoformat() if x["oldest_due"] else "—",
         ]
-        t.add_row(*cells)
+        t.add_row(*row(*cells))
     return Group(t, note) if note else t
 
 
@@ -228,13 +231,15 @@ def _funnel(r: Any, limit: int, width: int) -> RenderableType:
         first = x["fiscal_year"] != year
         year = x["fiscal_year"]
         t.add_row(
-            f"{year}年度" if first else "",
-            x["stage_label"],
-            _num(x["reached"]),
-            _bar(x["rate"]) + Text(f" {x['rate']:5.1f}%"),
-            _num(x["median_days"]),
-            _num(x["p90_days"]),
-            _num(x["measured"]) if x["measured"] else Text("—", style="dim"),
+            *row(
+                f"{year}年度" if first else "",
+                x["stage_label"],
+                _num(x["reached"]),
+                _bar(x["rate"]) + Text(f" {x['rate']:5.1f}%"),
+                _num(x["median_days"]),
+                _num(x["p90_days"]),
+                _num(x["measured"]) if x["measured"] else Text("—", style="dim"),
+            )
         )
     return t
 
@@ -263,12 +268,14 @@ def _budget(r: Any, limit: int, width: int) -> RenderableType:
         first = x["fiscal_year"] != year
         year = x["fiscal_year"]
         t.add_row(
-            f"{year}年度" if first else "",
-            f"{x['program_label']} {x['track_label']}"
-            if width >= WIDE
-            else f"{SHORT_PROGRAM.get(x['program'], x['program'])} {SHORT_TRACK.get(x['track'], x['track'])}",
-            _num(x["cases"]),
-            *(_sen(x[k]) for k in keys),
+            *row(
+                f"{year}年度" if first else "",
+                f"{x['program_label']} {x['track_label']}"
+                if width >= WIDE
+                else f"{SHORT_PROGRAM.get(x['program'], x['program'])} {SHORT_TRACK.get(x['track'], x['track'])}",
+                _num(x["cases"]),
+                *(_sen(x[k]) for k in keys),
+            )
         )
     if r.rows:
         t.add_section()
@@ -316,6 +323,7 @@ def _report(
     if len(chosen) > 1:
         raise InvalidInput(f"{' と '.join(chosen)} は同時に指定できません: どれか1つにしてください")
     c = get_ctx(ctx)
+    fiscal_year = parse_fiscal_year(fiscal_year, c.today())
     with engine(c) as k:
         r = reports.run(name, k, c.user, council=council, fiscal_year=fiscal_year)
     if as_json:
@@ -328,7 +336,7 @@ def _report(
     ):
         if path is not None:
             write(r.sheet(), path)
-            console().print(f"{r.title}: {len(r.rows)}行を {path} に書き出しました")
+            console().print(plain(f"{r.title}: {len(r.rows)}行を {path} に書き出しました"))
             return
     out = console()
     out.print(render(r, limit, out.width))
@@ -449,8 +457,10 @@ def import_cases_cmd(
         emit_json(result.to_json())
         return
     out.print(
-        f"{result.file}: {result.rows}行のうち {result.written}件の案件を取り込みました"
-        f" (新しい会社 {result.companies}社)"
+        plain(
+            f"{result.file}: {result.rows}行のうち {result.written}件の案件を取り込みました"
+            f" (新しい会社 {result.companies}社)"
+        )
     )
     if result.problems:
         out.print(_problems(result.problems, skipped=True))
@@ -464,7 +474,7 @@ def _problems(problems: list[Any], *, skipped: bool = False) -> RenderableType:
     t.add_column("項目", no_wrap=True)
     t.add_column("問題", overflow="fold")
     for p in problems:
-        t.add_row(str(p.row), p.column or "", p.message)
+        t.add_row(*row(str(p.row), p.column or "", p.message))
     return t
 
 
@@ -482,12 +492,13 @@ def export_cases_cmd(
     from workflow.importer import export_cases
 
     c = get_ctx(ctx)
+    fiscal_year = parse_fiscal_year(fiscal_year, c.today())
     out = console()
     with engine(c) as k, progress_bar(out, "書き出し") as tick:
         result = export_cases(
             k, c.user, file, council=council, fiscal_year_=fiscal_year, progress=tick
         )
-    out.print(f"{result.rows}件の案件を {file} に書き出しました ({result.format})")
+    out.print(plain(f"{result.rows}件の案件を {file} に書き出しました ({result.format})"))
 
 
 # ---------------------------------------------------------------- demo
@@ -520,7 +531,7 @@ def demo(
         f" (seed {result.seed}・{result.today} 現在・{result.seconds:.1f}秒)"
     )
     if result.admin_created:
-        out.print(f"管理者 {result.admin_created} を作成しました")
+        out.print(plain(f"管理者 {result.admin_created} を作成しました"))
     try:
         board = reports.board(k, c.user)
     finally:

@@ -18,7 +18,14 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Final
 
-__all__ = ["BusinessCalendar", "fiscal_year", "fiscal_year_bounds"]
+__all__ = [
+    "BusinessCalendar",
+    "DateOutOfRange",
+    "check_input_date",
+    "check_input_fiscal_year",
+    "fiscal_year",
+    "fiscal_year_bounds",
+]
 
 _ONE_DAY: Final = timedelta(days=1)
 
@@ -34,6 +41,37 @@ COUNCIL_CLOSED: Final = "協議会休業日"
 # costs ~0.1 s, which a command that touches no date should not pay.)
 FIRST_SUPPORTED_YEAR: Final[int] = 1949
 LAST_SUPPORTED_YEAR: Final[int] = 2099
+
+# Dates people give (facts, filters, previews, 年度) are held to a narrower range, so that
+# everything computed from them stays inside the holiday data: a 405 case's timeline runs
+# about four years past its first consultation and an extended validity a few more. Before
+# 2000 neither program existed, so such a date is a typing mistake.
+FIRST_INPUT_YEAR: Final[int] = 2000
+LAST_INPUT_YEAR: Final[int] = LAST_SUPPORTED_YEAR - 10
+
+
+class DateOutOfRange(ValueError):
+    """A date outside the supported years; the message is one Japanese line for officers."""
+
+
+def check_input_date(d: date, what: str = "日付") -> date:
+    """`d` if a person may give it (FIRST_INPUT_YEAR–LAST_INPUT_YEAR), else `DateOutOfRange`."""
+    if not FIRST_INPUT_YEAR <= d.year <= LAST_INPUT_YEAR:
+        raise DateOutOfRange(
+            f"{what} {d.isoformat()} は範囲外です"
+            f" ({FIRST_INPUT_YEAR}-01-01〜{LAST_INPUT_YEAR}-12-31 の日付を指定してください)"
+        )
+    return d
+
+
+def check_input_fiscal_year(fy: int, today: date, what: str = "年度") -> int:
+    """A plausible 年度: from FIRST_INPUT_YEAR to the one after `today`'s, else `DateOutOfRange`."""
+    last = fiscal_year(today) + 1
+    if not FIRST_INPUT_YEAR <= fy <= last:
+        raise DateOutOfRange(
+            f"{what} {fy} は範囲外です ({FIRST_INPUT_YEAR}〜{last} の年度を指定してください)"
+        )
+    return fy
 
 
 def fiscal_year(d: date) -> int:
@@ -80,7 +118,7 @@ class BusinessCalendar:
 
     def _load_year(self, year: int) -> None:
         if not FIRST_SUPPORTED_YEAR <= year <= LAST_SUPPORTED_YEAR:
-            raise ValueError(
+            raise DateOutOfRange(
                 f"{year}年は祝日データの範囲外です（{FIRST_SUPPORTED_YEAR}〜{LAST_SUPPORTED_YEAR}年）"
                 " [calendar.year_out_of_range]"
             )

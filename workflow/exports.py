@@ -8,7 +8,13 @@ format is written in one place:
   width of the content, dates as real Excel dates; instants are shown in JST (openpyxl refuses
   aware datetimes, so `excel_value` is the one place they become naive JST).
 - HTML is one self-contained page (inline CSS, no scripts, no external resources) that a
-  supervisor opens in a browser or attaches to a mail.
+  supervisor opens in a browser or attaches to a mail; every value is HTML-escaped.
+
+Text cells are data, never formulas (OWASP "CSV injection"): a text that starts with `=`, `+`,
+`-`, `@`, tab or CR, or their full-width forms `＝＋－＠`, gets a leading apostrophe
+(`neutral`) in CSV and XLSX, and XLSX text cells are written as explicit strings. Numbers and
+dates stay typed. The importer removes exactly that one apostrophe, so an export imports back
+as it was (a text that already starts with apostrophes before such a character gets one more).
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ NUMERIC = ("int", "year", "yen", "days", "percent")
 FORMATS = ("csv", "xlsx", "html")
 
 Progress = Callable[[int, int], None]
+
+# A text a spreadsheet would evaluate, possibly behind apostrophes an earlier round added.
+FORMULA_START: re.Pattern[str] = re.compile(r"'*[=+\-@\t\r＝＋－＠]")
+
+
+def neutral(text: str) -> str:
+    """`text` as a cell no spreadsheet evaluates: a leading apostrophe before a formula start."""
+    return "'" + text if FORMULA_START.match(text) else text
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,8 @@ def excel_value(v: Any, kind: str = "text") -> Any:
         return jst_naive(v)
     if isinstance(v, bool):
         return "はい" if v else "いいえ"
+    if isinstance(v, str):
+        return neutral(v)
     return v
 
 
@@ -149,8 +165,13 @@ def csv_text(sheet: Sheet, progress: Progress | None = None) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([c.label for c in sheet.columns])
     for _, row in _ticks(sheet.rows, progress):
-        w.writerow([text_value(row.get(c.key), c.kind) for c in sheet.columns])
+        w.writerow([_csv_cell(row.get(c.key), c.kind) for c in sheet.columns])
     return buf.getvalue()
+
+
+def _csv_cell(v: Any, kind: str) -> str:
+    """A CSV cell: text neutralised (a number such as -5 stays a number)."""
+    return neutral(v) if isinstance(v, str) else text_value(v, kind)
 
 
 def write_csv(sheet: Sheet, path: Path, progress: Progress | None = None) -> None:
@@ -182,8 +203,11 @@ def write_xlsx(sheet: Sheet, path: Path, progress: Progress | None = None) -> No
         cell.alignment = Alignment(vertical="center")
     samples: list[list[str]] = [[c.label] for c in sheet.columns]
     for i, row in _ticks(sheet.rows, progress):
-        values = [excel_value(row.get(c.key), c.kind) for c in sheet.columns]
-        ws.append(values)
+        for j, c in enumerate(sheet.columns, 1):
+            value = excel_value(row.get(c.key), c.kind)
+            cell = ws.cell(row=i + 1, column=j, value=value)
+            if isinstance(value, str):  # never a formula nor an error code such as #N/A
+                cell.data_type = "s"
         if i <= 500:  # widths from the first rows: enough to size, cheap on big exports
             for j, c in enumerate(sheet.columns):
                 samples[j].append(display_value(row.get(c.key), c.kind))

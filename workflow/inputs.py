@@ -16,19 +16,19 @@ MAX_NAME = 200
 def text(
     value: str | None, what: str, *, required: bool = False, limit: int = MAX_TEXT
 ) -> str | None:
-    """A person's text, stripped; refused when empty (if required), too long or with controls."""
+    """A person's text, cleaned by `states.text.clean_text`; refused when it cannot be stored."""
     if value is None:
         if required:
             raise InvalidInput(f"{what}を入力してください")
         return None
-    v = value.strip()
-    if required and not v:
-        raise InvalidInput(f"{what}が空です")
-    if len(v) > limit:
-        raise InvalidInput(f"{what}が長すぎます ({len(v)}文字; 上限 {limit}文字)")
-    if any(ord(ch) < 32 and ch not in "\t" for ch in v):
-        raise InvalidInput(f"{what}に制御文字が含まれています")
-    return v
+    # One normaliser for every stored text (states/text.py); names (short limits) are
+    # NFKC-folded, free text (reasons, notes: MAX_TEXT) is kept as typed.
+    from states.text import TextProblem, clean_text
+
+    try:
+        return clean_text(value, what, required=required, limit=limit, fold=limit < MAX_TEXT)
+    except TextProblem as e:
+        raise InvalidInput(str(e)) from None
 
 
 def name(value: str, what: str) -> str:

@@ -35,12 +35,23 @@ from workflow.sheet import (
 # ---------------------------------------------------------------- parsing cells
 
 
+# The apostrophe an export put before a formula start (workflow.exports.neutral).
+NEUTRALISED = re.compile(r"'+[=+\-@\t\r＝＋－＠]")
+
+
 def _norm(v: Any) -> str:
+    """A cell as text: the export's one neutralising apostrophe removed, NFKC-folded, stripped.
+
+    (The text was cleaned when the file was read: see `workflow.sheet.read_table`.)
+    """
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
         v = int(v)
-    return unicodedata.normalize("NFKC", str(v)).strip()
+    s = str(v)
+    if NEUTRALISED.match(s):
+        s = s[1:]
+    return unicodedata.normalize("NFKC", s).strip()
 
 
 def _date(v: Any, column: str) -> date | None:

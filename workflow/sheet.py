@@ -153,16 +153,48 @@ class RowError(Exception):
 # ---------------------------------------------------------------- reading files
 
 
+MAX_CELL = 32_767  # Excel's own limit for the text of one cell
+
+
 def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Header cells and (row number, {header: value}) for every non-empty row."""
+    """Header cells and (row number, {header: value}) for every non-empty row.
+
+    Every text cell goes through `states.text.clean_text` (zero-width and bidi characters
+    dropped; surrogates, control characters other than tab and line breaks, and cells longer
+    than Excel allows refused): a file with such cells is rejected with every one of them
+    listed by row and column, before any row is parsed.
+    """
     fmt = format_for(path)
     if not path.exists():
         raise NotFound(f"ファイルがありません: {path}")
     if fmt == "csv":
-        return _read_csv(path)
+        return _cleaned(path, *_read_csv(path))
     if fmt == "xlsx":
-        return _read_xlsx(path)
+        return _cleaned(path, *_read_xlsx(path))
     raise InvalidInput(f"取り込めるのは CSV と XLSX です: {path.name}")
+
+
+def _cleaned(
+    path: Path, header: list[str], rows: list[tuple[int, dict[str, Any]]]
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    from states.text import TextProblem, clean_text
+
+    problems: list[RowProblem] = []
+
+    def clean(n: int, column: str, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        try:
+            return clean_text(v, column or "見出し", limit=MAX_CELL, fold=False, lines=True)
+        except TextProblem as e:
+            problems.append(RowProblem(n, column or None, str(e)))
+            return ""
+
+    header = [clean(1, "", h) for h in header]
+    rows = [(n, {h: clean(n, h, v) for h, v in cells.items()}) for n, cells in rows]
+    if problems:
+        raise ImportRejected(ImportResult(path.name, len(rows), 0, [], 0, problems))
+    return header, rows
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
