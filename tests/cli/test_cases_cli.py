@@ -174,7 +174,7 @@ ROWS: list[tuple[str, list[str], str, int, str]] = [
     ("open_gl_before_2022_04_15", case_open("--on", "2022-04-14", track="gl"), "tanaka", 2,
      "2022-04-15 から"),
     ("open_affected_unknown", case_open("--affected", "flood"), "tanaka", 2,
-     "--affected は covid, ukraine, oil から選んでください: flood"),
+     "--affected は covid, ukraine, oil, other から選んでください: flood"),
     ("open_interim_405", case_open("--interim-monitoring"), "tanaka", 2,
      "--interim-monitoring は早期経営改善 (early) の案件だけです"),
     ("open_guarantee_release_early", case_open("--guarantee-release", program="early"),
