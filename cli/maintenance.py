@@ -20,19 +20,13 @@ def doctor(
 
     Example: kaizen doctor --json
     """
-    from sqlalchemy.exc import DBAPIError
-
-    from storage.db import describe
     from workflow.doctor import CHECKS, check_database
-    from workflow.errors import StorageError
     from workflow.setup import connect
 
     c = get_ctx(ctx)
     db = connect(c.settings)
     try:
         n, problems = check_database(db, c.settings)
-    except DBAPIError as e:  # e.g. a file corrupt past its first pages
-        raise StorageError(describe(e, db.url)) from None
     finally:
         db.dispose()
     if as_json:

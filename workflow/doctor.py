@@ -28,6 +28,7 @@ from states.rules import RuleVersion
 from storage.db import Database
 from storage.models import Case, Cost, Event, Milestone, Officer, Payment, PriorUse, Reminder
 from workflow.config import Settings
+from workflow.dberrors import translate_errors
 from workflow.errors import KaizenError
 from workflow.reference import find_version
 from workflow.reuse import Use, decide
@@ -68,6 +69,12 @@ def _rules(settings: Settings, case: Case, check: str, out: list[Problem]) -> Ru
 
 def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]]:
     """(number of cases checked, problems found)."""
+    # A file corrupt past its first pages fails here, not at opening: one line, no traceback.
+    with translate_errors(db):
+        return _check(db, settings)
+
+
+def _check(db: Database, settings: Settings) -> tuple[int, list[Problem]]:
     out: list[Problem] = []
     cat = catalog()
     with db.reading() as s:

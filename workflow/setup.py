@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 
 from states.councils import seed_councils
-from storage.db import Database, DatabaseUnavailable, describe, open_database, upgrade
+from storage.db import Database, DatabaseUnavailable, open_database, upgrade
 from storage.models import Council, Officer
 from workflow.clock import Clock
 from workflow.config import Settings
+from workflow.dberrors import storage_error, translate_errors
 from workflow.errors import InvalidInput, StorageError
 from workflow.service import Kaizen, _upsert_councils
 
@@ -42,7 +42,7 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
     if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", actor_id):
         raise InvalidInput(f"担当者IDは英数字と . _ @ - で入力してください: '{actor_id}'")
     db = connect(settings, create=True)
-    try:
+    with translate_errors(settings.db_url):
         upgrade(db)
         with db.transaction() as s:
             have = {c for c in s.scalars(select(Council.code))}
@@ -61,10 +61,6 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
                     )
                 )
                 admin = actor_id
-    except DBAPIError as e:
-        raise StorageError(describe(e, settings.db_url)) from None
-    except DatabaseUnavailable as e:
-        raise StorageError(str(e)) from None
     return Kaizen(db, settings, clock), InitResult(settings.db_url, loaded, admin)
 
 
@@ -97,5 +93,5 @@ def backup_sqlite(settings: Settings, target: Path) -> int:
         src.close()
     except sqlite3.Error as e:
         target.unlink(missing_ok=True)
-        raise StorageError(describe(e, settings.db_url)) from None
+        raise storage_error(e, settings.db_url) from None
     return pages
