@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from states.councils import seed_councils
 from storage.db import Database, DatabaseUnavailable, open_database, upgrade
 from storage.models import Council, Officer
+from workflow import access
 from workflow.clock import Clock
 from workflow.config import Settings
 from workflow.dberrors import storage_error, translate_errors
@@ -64,6 +65,20 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
     return Kaizen(db, settings, clock), InitResult(settings.db_url, loaded, admin)
 
 
+def backup(k: Kaizen, actor_id: str, target: Path) -> int:
+    """`kaizen backup`: admins only, since the copy holds every council's cases and officers.
+
+    A target that cannot be written is refused first: a mistake in the command line is
+    reported as such whoever types it (as every command refuses bad input before asking who).
+    """
+    if target.exists():
+        raise InvalidInput(f"{target} は既にあります: 上書きしません")
+    if not target.parent.exists():
+        raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
+    access.require_admin(k.whoami(actor_id), "バックアップ (kaizen backup)")
+    return backup_sqlite(k.settings, target)
+
+
 def backup_sqlite(settings: Settings, target: Path) -> int:
     """Online backup of the SQLite database to `target` (consistent while others write)."""
     import sqlite3
@@ -76,8 +91,6 @@ def backup_sqlite(settings: Settings, target: Path) -> int:
     source = Path(u.database)
     if not source.exists():
         raise StorageError(f"データベースがありません: {source}")
-    if not target.parent.exists():
-        raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
     from urllib.parse import quote
 
     # Quoted: a '#', '?' or '%' in the path would otherwise cut the URI short.

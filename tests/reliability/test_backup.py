@@ -168,3 +168,22 @@ def test_pg_dump_and_pg_restore_round_trip(cli: Any, world: Any, tmp_path: Path)
             c.execute(text("DELETE FROM events"))
     finally:
         engine.dispose()
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("user", "fragment"),
+    [
+        ("tanaka", "管理者 (admin) のみ"),  # an officer: the copy would hold other councils
+        ("boss", "管理者 (admin) のみ"),
+        ("stranger", "stranger"),  # not registered
+    ],
+)
+def test_backup_is_an_admins_act(
+    cli: Any, world: Any, tmp_path: Path, user: str, fragment: str
+) -> None:
+    target = tmp_path / "copy.db"
+    r = cli("backup", str(target), db=world.url, user=user)
+    assert_clean_refusal(r.err, r.code)
+    assert r.code == 4 and fragment in r.err
+    assert not target.exists()
