@@ -143,7 +143,9 @@ def test_pg_dump_and_pg_restore_round_trip(cli: Any, world: Any, tmp_path: Path)
     if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
         pytest.skip("pg_dump / pg_restore are not installed here")
     some_cases(world.k, world.company)
-    schema = make_url(world.url).query["options"].split("search_path=")[1]
+    options = make_url(world.url).query["options"]
+    assert isinstance(options, str)
+    schema = options.split("search_path=")[1]
     base = make_url(PG_URL)
     env = {**os.environ, "PGHOST": base.host or "", "PGPORT": str(base.port or 5432),
            "PGUSER": base.username or "", "PGPASSWORD": base.password or ""}  # fmt: skip

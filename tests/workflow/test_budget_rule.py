@@ -59,8 +59,12 @@ def demo(
             _pg_exec(f"DROP SCHEMA {schema} CASCADE")
 
 
+def _paid_plan(sv: SubsidyView) -> int:
+    return sum(int(p["amount"]) for p in sv.payments if p["kind"] != "monitoring")
+
+
 def _still_to_pay(k: Kaizen, sv: SubsidyView) -> int:
-    paid_plan = sum(p["amount"] for p in sv.payments if p["kind"] != "monitoring")
+    paid_plan = _paid_plan(sv)
     return max(sv.plan_share - paid_plan, 0) + max(
         _estimated(k, sv, "monitoring") - (sv.paid - paid_plan), 0
     )
@@ -89,9 +93,7 @@ def _bind_rooms(k: Kaizen) -> dict[str, str]:
         if how in bound.values():
             continue
         owed = _still_to_pay(k, sv)
-        plan_left = max(
-            sv.plan_share - sum(p["amount"] for p in sv.payments if p["kind"] != "monitoring"), 0
-        )
+        plan_left = max(sv.plan_share - _paid_plan(sv), 0)
         # monitoring: all of the withheld half and half of the monitoring share fit
         room = plan_left + (owed - plan_left) // 2 if how == "monitoring" else owed // 2
         extra = sv.payment_room - room
@@ -128,7 +130,7 @@ def _within(x: int, room: int | None) -> int:
 
 def expected(k: Kaizen, case: Case, sv: SubsidyView) -> CaseBudget:
     """The budget's definitions (workflow/reports.py docstring) over the engine's numbers."""
-    paid_plan = sum(p["amount"] for p in sv.payments if p["kind"] != "monitoring")
+    paid_plan = _paid_plan(sv)
     paid_mon = sv.paid - paid_plan
     room = sv.payment_room
     decided = case.decided_on is not None
