@@ -53,6 +53,7 @@ from states.calendar import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, BusinessC
 from states.programs import catalog
 from storage.db import Database
 from storage.queries import reminders as sql
+from storage.queries.people import active_officer
 from workflow import access
 from workflow.clock import JST, Clock, SystemClock
 from workflow.config import ReminderSettings, Settings
@@ -765,7 +766,7 @@ def remind(
     to every officer and lists only their own council's reminders."""
     _check_time(at)
     with translate_errors(db), db.reading() as s:
-        o = sql.active_officer(s, actor_id)
+        o = active_officer(s, actor_id)
     actor = Actor(o.id, o.name, o.role, o.council) if o else None
     if actor is None:
         raise PermissionDenied(

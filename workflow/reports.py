@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from states.calendar import BusinessCalendar
 from states.programs import catalog
 from storage.queries import reports as sql
+from storage.queries.people import active_officer
 from workflow import access
 from workflow.dberrors import translate_errors
 from workflow.errors import InvalidInput, NotFound
@@ -117,7 +118,9 @@ def _reading(k: Kaizen) -> Iterator[Session]:
 def _scope(
     s: Session, k: Kaizen, actor_id: str, council: str | None, fiscal_year: int | None
 ) -> Scope:
-    actor = k.whoami(actor_id)  # the engine's refusal for an unknown or inactive officer
+    o = active_officer(s, actor_id)  # in the report's own snapshot: no second connection
+    # An unknown or inactive officer: the engine's own refusal, through its public door.
+    actor = k.whoami(actor_id) if o is None else Actor(o.id, o.name, o.role, o.council)
     if council is not None:
         council = council.strip()
         if not sql.council_exists(s, council):
@@ -199,20 +202,21 @@ def overdue(
     late = {due: cal.business_days_between(due, scope.today) for due in {r.due for r in rows}}
     out = [
         {
-            "case": r.case,
-            "council": r.council,
-            "officer": r.officer,
-            "officer_name": r.officer_name,
-            "company": r.company,
-            "company_name": r.company_name,
-            "stage": r.stage,
-            "stage_label": cat.stage_label(r.stage),
-            "milestone": r.milestone,
-            "milestone_label": r.milestone_label,
-            "due": r.due,
-            "days_late": late[r.due],
+            "case": cid,
+            "council": code,
+            "officer": officer,
+            "officer_name": officer_name,
+            "company": company,
+            "company_name": company_name,
+            "stage": stage,
+            "stage_label": cat.stage_label(stage),
+            "milestone": key,
+            "milestone_label": label,
+            "due": due,
+            "days_late": late[due],
         }
-        for r in rows
+        # unpacked, not by attribute: ~5,000 rows per report at 1M cases
+        for cid, code, officer, officer_name, company, company_name, stage, key, label, due in rows
     ]
     return Report(
         "overdue",

@@ -16,6 +16,7 @@ from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Case, Company, Meta, Milestone, Officer, Reminder
+from storage.queries.people import Contact
 
 INSERT_CHUNK = 1000
 
@@ -268,14 +269,6 @@ def mark_failed(
     )
 
 
-class Contact(NamedTuple):
-    id: str
-    name: str
-    email: str | None
-    role: str
-    council: str | None
-
-
 def contacts(s: Session, ids: Iterable[str]) -> dict[str, Contact]:
     """Name and e-mail of these officers (active or not)."""
     wanted = sorted(set(ids))
@@ -306,10 +299,3 @@ def drop_key(s: Session, key: str) -> None:
 def drop_keys_before(s: Session, prefix: str, first_kept: str) -> None:
     """Delete `kaizen_meta` rows whose key starts with `prefix` and sorts before `first_kept`."""
     s.execute(delete(Meta).where(Meta.key.like(f"{prefix}%"), Meta.key < first_kept))
-
-
-def active_officer(s: Session, officer_id: str) -> Contact | None:
-    """The officer with this id if registered and active, else None."""
-    q = select(Officer.id, Officer.name, Officer.email, Officer.role, Officer.council_code)
-    r = s.execute(q.where(Officer.id == officer_id, Officer.active.is_(True))).first()
-    return None if r is None else Contact._make(r)
