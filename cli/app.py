@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
-        if "storage.db" in sys.modules:  # close the pools this command opened
-            sys.modules["storage.db"].dispose_all()
+        from workflow.pools import close_all
+
+        close_all()  # the pools this command opened
 
 
 def say(message: str) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx
-from workflow.errors import InvalidInput, KaizenError
+from workflow.errors import KaizenError
 
 
 @app.command("doctor")
@@ -18,23 +18,13 @@ def doctor(
 ) -> None:
     """Check every invariant of the database; exit 1 with the list when any fails.
 
+    An admin checks every council's cases; other officers their own council's.
     Example: kaizen doctor --json
     """
-    from sqlalchemy.exc import DBAPIError
-
-    from storage.db import describe
-    from workflow.doctor import CHECKS, check_database
-    from workflow.errors import StorageError
-    from workflow.setup import connect
+    from workflow.doctor import CHECKS, examine
 
     c = get_ctx(ctx)
-    db = connect(c.settings)
-    try:
-        n, problems = check_database(db, c.settings)
-    except DBAPIError as e:  # e.g. a file corrupt past its first pages
-        raise StorageError(describe(e, db.url)) from None
-    finally:
-        db.dispose()
+    n, problems = examine(c.kaizen(), c.user)
     if as_json:
         emit_json(
             {
@@ -69,13 +59,12 @@ def backup(
 ) -> None:
     """Copy an SQLite database safely while it is in use (SQLite online backup API).
 
-    For PostgreSQL use pg_dump and pg_restore (docs/reliability.md).
-    Example: kaizen backup backups/kaizen-2026-11-22.db
+    Admins only: the copy holds every council's cases. For PostgreSQL use pg_dump and
+    pg_restore (docs/reliability.md).
+    Example: kaizen backup backups/kaizen-2026-11-22.db (as an admin: --as or KAIZEN_USER)
     """
-    from workflow.setup import backup_sqlite
+    from workflow.setup import backup as run_backup
 
     c = get_ctx(ctx)
-    if file.exists():
-        raise InvalidInput(f"{file} は既にあります: 上書きしません")
-    pages = backup_sqlite(c.settings, file)
+    pages = run_backup(c.kaizen(), c.user, file)
     console().print(f"バックアップを作成しました: {file} ({pages} ページ)")

@@ -8,6 +8,8 @@ Checks (each a name in the report):
 - `money`: payments never exceed the caps (per phase) nor the subsidy the rules allow;
 - `reuse`: every filed case respects the re-use policy of its pinned rule version, counted
   over the uses that came before it; a re-use exception was accepted by a supervisor.
+An admin checks every council's cases (and rows whose case is missing); any other officer only
+their own council's (`examine`). The SQL is in storage/queries/doctor.py.
 Read-only: it never repairs anything. A row it cannot make sense of (a program, track, stage or
 rule version the rule data does not know) is itself reported as a problem, never a crash.
 """
@@ -16,21 +18,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
 from itertools import pairwise
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from states.calendar import fiscal_year
 from states.money import category_subsidy
 from states.programs import Definition, UnknownProgramError, catalog
 from states.rules import RuleVersion
 from storage.db import Database
-from storage.models import Case, Cost, Event, Milestone, Officer, Payment, PriorUse, Reminder
+from storage.queries import doctor as sql
+from storage.queries.doctor import CaseRow as Case
+from storage.queries.doctor import CostRow as Cost
+from storage.queries.doctor import EventRow as Event
+from storage.queries.doctor import PaymentRow as Payment
 from workflow.config import Settings
-from workflow.errors import KaizenError
+from workflow.dberrors import translate_errors
+from workflow.errors import KaizenError, PermissionDenied
 from workflow.reference import find_version
 from workflow.reuse import Use, decide
+
+if TYPE_CHECKING:
+    from workflow.service import Kaizen
 
 
 @dataclass(frozen=True)
@@ -66,218 +74,248 @@ def _rules(settings: Settings, case: Case, check: str, out: list[Problem]) -> Ru
         return None
 
 
-def check_database(db: Database, settings: Settings) -> tuple[int, list[Problem]]:
-    """(number of cases checked, problems found)."""
-    out: list[Problem] = []
-    cat = catalog()
-    with db.reading() as s:
-        cases = {c.id: c for c in s.scalars(select(Case))}
-        events: dict[str, list[Event]] = defaultdict(list)
-        for e in s.scalars(select(Event).order_by(Event.case_id, Event.seq)):
-            events[e.case_id].append(e)
-        roles = {o.id: o.role for o in s.scalars(select(Officer))}
+def examine(k: Kaizen, actor_id: str) -> tuple[int, list[Problem]]:
+    """`kaizen doctor` for an actor: an admin checks everything, others their council's cases."""
+    actor = k.whoami(actor_id)  # an unregistered or inactive user is refused here
+    if actor.role == "admin":
+        return check_database(k.db, k.settings)
+    if actor.council is None:
+        raise PermissionDenied(f"{actor.id} は協議会に所属していません: 検査できる案件がありません")
+    return check_database(k.db, k.settings, council=actor.council)
 
-        definitions: dict[str, Definition] = {}
-        for cid, case in cases.items():
-            maybe = _definition(case, out)
-            if maybe is None:
-                continue
-            d = definitions[cid] = maybe
-            if case.stage not in d.stage_ids:
-                out.append(
-                    Problem(
-                        "stage_matches_events", cid, f"stage {case.stage} is not a stage of {d.key}"
-                    )
+
+def check_database(
+    db: Database, settings: Settings, *, council: str | None = None
+) -> tuple[int, list[Problem]]:
+    """(number of cases checked, problems found): every case, or one council's."""
+    # A file corrupt past its first pages fails here, not at opening: one line, no traceback.
+    with translate_errors(db), db.reading() as s:
+        cases = {c.id: c for c in sql.cases(s, council)}
+        events: dict[str, list[Event]] = defaultdict(list)
+        for e in sql.events(s, council):
+            events[e.case_id].append(e)
+        data = _Data(
+            cases,
+            events,
+            sql.officer_roles(s),
+            sql.open_work(s, council),
+            sql.payments(s, council),
+            sql.costs(s, council),
+            sql.company_uses(
+                s, None if council is None else {c.company_key for c in cases.values()}
+            ),
+        )
+    return len(cases), _check(data, settings)
+
+
+@dataclass(frozen=True)
+class _Data:
+    cases: dict[str, Case]
+    events: dict[str, list[Event]]
+    roles: dict[str, str]
+    open_work: list[sql.OpenWork]
+    payments: list[Payment]
+    costs: list[Cost]
+    uses: list[sql.UseRow]
+
+
+def _check(data: _Data, settings: Settings) -> list[Problem]:
+    out: list[Problem] = []
+    definitions = _paths(data, out)
+    _orphans(data, out)
+    _money(data, definitions, settings, out)
+    _reuse(data, definitions, settings, out)
+    return out
+
+
+def _paths(data: _Data, out: list[Problem]) -> dict[str, Definition]:
+    """stage_matches_events and event_path; the definitions of the cases it could read."""
+    cases, events = data.cases, data.events
+    definitions: dict[str, Definition] = {}
+    for cid, case in cases.items():
+        maybe = _definition(case, out)
+        if maybe is None:
+            continue
+        d = definitions[cid] = maybe
+        if case.stage not in d.stage_ids:
+            out.append(
+                Problem(
+                    "stage_matches_events", cid, f"stage {case.stage} is not a stage of {d.key}"
                 )
-            evs = events.get(cid, [])
-            if [e.seq for e in evs] != list(range(1, len(evs) + 1)):
+            )
+        evs = events.get(cid, [])
+        if [e.seq for e in evs] != list(range(1, len(evs) + 1)):
+            out.append(
+                Problem(
+                    "event_path",
+                    cid,
+                    f"events are not numbered 1..{len(evs)}: {[e.seq for e in evs]}",
+                )
+            )
+        moves = [e for e in evs if e.kind != "fact"]
+        if not moves:
+            out.append(Problem("event_path", cid, "no opening event"))
+            continue
+        if moves[-1].to_stage != case.stage:
+            out.append(
+                Problem(
+                    "stage_matches_events",
+                    cid,
+                    f"stage {case.stage} but the last event leads to {moves[-1].to_stage}",
+                )
+            )
+        first = moves[0]
+        if first.from_stage is not None or (
+            first.kind == "transition" and first.to_stage != "consultation"
+        ):
+            out.append(
+                Problem(
+                    "event_path", cid, f"the first event {first.trigger} does not open the case"
+                )
+            )
+        for prev, e in pairwise(moves):
+            if e.kind == "import":
+                out.append(
+                    Problem("event_path", cid, f"event #{e.seq}: an import after the case's start")
+                )
+                continue
+            if e.from_stage != prev.to_stage:
                 out.append(
                     Problem(
                         "event_path",
                         cid,
-                        f"events are not numbered 1..{len(evs)}: {[e.seq for e in evs]}",
+                        f"event #{e.seq} {e.trigger} starts at {e.from_stage}, not at {prev.to_stage}",
                     )
                 )
-            moves = [e for e in evs if e.kind != "fact"]
-            if not moves:
-                out.append(Problem("event_path", cid, "no opening event"))
                 continue
-            if moves[-1].to_stage != case.stage:
+            try:
+                t = d.transition(e.trigger)
+            except KeyError:
+                out.append(
+                    Problem("event_path", cid, f"event #{e.seq}: unknown trigger {e.trigger}")
+                )
+                continue
+            if e.from_stage not in t.sources or e.to_stage != t.dest:
                 out.append(
                     Problem(
-                        "stage_matches_events",
+                        "event_path",
                         cid,
-                        f"stage {case.stage} but the last event leads to {moves[-1].to_stage}",
+                        f"event #{e.seq}: {e.from_stage} -{e.trigger}-> {e.to_stage} is not an edge of {d.key}",
                     )
                 )
-            first = moves[0]
-            if first.from_stage is not None or (
-                first.kind == "transition" and first.to_stage != "consultation"
-            ):
+            if e.effective_on < prev.effective_on:
                 out.append(
-                    Problem(
-                        "event_path", cid, f"the first event {first.trigger} does not open the case"
-                    )
-                )
-            for prev, e in pairwise(moves):
-                if e.kind == "import":
-                    out.append(
-                        Problem(
-                            "event_path", cid, f"event #{e.seq}: an import after the case's start"
-                        )
-                    )
-                    continue
-                if e.from_stage != prev.to_stage:
-                    out.append(
-                        Problem(
-                            "event_path",
-                            cid,
-                            f"event #{e.seq} {e.trigger} starts at {e.from_stage}, not at {prev.to_stage}",
-                        )
-                    )
-                    continue
-                try:
-                    t = d.transition(e.trigger)
-                except KeyError:
-                    out.append(
-                        Problem("event_path", cid, f"event #{e.seq}: unknown trigger {e.trigger}")
-                    )
-                    continue
-                if e.from_stage not in t.sources or e.to_stage != t.dest:
-                    out.append(
-                        Problem(
-                            "event_path",
-                            cid,
-                            f"event #{e.seq}: {e.from_stage} -{e.trigger}-> {e.to_stage} is not an edge of {d.key}",
-                        )
-                    )
-                if e.effective_on < prev.effective_on:
-                    out.append(
-                        Problem(
-                            "event_path", cid, f"event #{e.seq} is dated before the one it follows"
-                        )
-                    )
-
-        # orphans: work left on closed cases
-        finals = {c for d in cat.definitions.values() for c in d.final_stages}
-        for m in s.scalars(select(Milestone).where(Milestone.done_on.is_(None))):
-            c = cases.get(m.case_id)
-            if c is None or c.stage in finals:
-                out.append(
-                    Problem(
-                        "orphans", m.case_id, f"open milestone {m.key} on a closed or missing case"
-                    )
-                )
-        for r in s.scalars(select(Reminder).where(Reminder.status == "pending")):
-            c = cases.get(r.case_id)
-            if c is None or c.stage in finals:
-                out.append(
-                    Problem(
-                        "orphans",
-                        r.case_id,
-                        f"pending reminder #{r.id} on a closed or missing case",
-                    )
+                    Problem("event_path", cid, f"event #{e.seq} is dated before the one it follows")
                 )
 
-        # money
-        payments: dict[str, list[Payment]] = defaultdict(list)
-        for pay in s.scalars(select(Payment)):
-            payments[pay.case_id].append(pay)
-        costs: dict[str, dict[str, Cost]] = defaultdict(dict)
-        for cost_row in s.scalars(select(Cost)):
-            costs[cost_row.case_id][cost_row.category] = cost_row
-        for cid, pays in payments.items():
-            paid_case = cases.get(cid)
-            if paid_case is None:
-                out.append(Problem("orphans", cid, "payments of a missing case"))
-                continue
-            case = paid_case
-            if not case.rule_version:
-                out.append(Problem("money", cid, "payments on a case without a rule version"))
-                continue
-            rules = _rules(settings, case, "money", out)
-            if rules is None or cid not in definitions:
-                continue
-            d = definitions[cid]
-            for phase, kinds in (
-                ("plan", ("plan_first", "plan_second")),
-                ("monitoring", ("monitoring",)),
-            ):
-                cats = [x for x in d.categories if x.phase == phase]
-                cap = sum(rules.cap(case.program, case.track, x.id) for x in cats)
-                allowed = 0
-                for x in cats:
-                    cost = costs[cid].get(x.id)
-                    if cost is not None and cost.estimate is not None:
-                        allowed += category_subsidy(
-                            cost.actual,
-                            cost.estimate,
-                            rules.cap(case.program, case.track, x.id),
-                            rules.rate,
-                        )
-                paid = sum(p.amount for p in pays if p.kind in kinds)
-                if paid > cap:
-                    out.append(
-                        Problem("money", cid, f"{phase} payments {paid:,} exceed the caps {cap:,}")
-                    )
-                elif paid > allowed:
-                    out.append(
-                        Problem(
-                            "money",
-                            cid,
-                            f"{phase} payments {paid:,} exceed the subsidy {allowed:,} of the recorded fees",
-                        )
-                    )
+    return definitions
 
-        # re-use, in filing order
-        prior: dict[str, list[Use]] = defaultdict(list)
-        for p in s.scalars(select(PriorUse)):
-            prior[p.company_key].append(
-                Use(p.program, p.track, p.fiscal_year, p.paid, f"記録 #{p.id}")
+
+def _orphans(data: _Data, out: list[Problem]) -> None:
+    """Work left on closed (or missing) cases."""
+    finals = {c for d in catalog().definitions.values() for c in d.final_stages}
+    for w in data.open_work:
+        if w.stage is None or w.stage in finals:
+            what = f"pending reminder #{w.what}" if w.reminder else f"open milestone {w.what}"
+            out.append(Problem("orphans", w.case_id, f"{what} on a closed or missing case"))
+
+
+def _money(
+    data: _Data, definitions: dict[str, Definition], settings: Settings, out: list[Problem]
+) -> None:
+    cases = data.cases
+    payments: dict[str, list[Payment]] = defaultdict(list)
+    for pay in data.payments:
+        payments[pay.case_id].append(pay)
+    costs: dict[str, dict[str, Cost]] = defaultdict(dict)
+    for cost_row in data.costs:
+        costs[cost_row.case_id][cost_row.category] = cost_row
+    for cid, pays in payments.items():
+        paid_case = cases.get(cid)
+        if paid_case is None:
+            out.append(Problem("orphans", cid, "payments of a missing case"))
+            continue
+        case = paid_case
+        if not case.rule_version:
+            out.append(Problem("money", cid, "payments on a case without a rule version"))
+            continue
+        rules = _rules(settings, case, "money", out)
+        if rules is None or cid not in definitions:
+            continue
+        d = definitions[cid]
+        for phase, kinds in (
+            ("plan", ("plan_first", "plan_second")),
+            ("monitoring", ("monitoring",)),
+        ):
+            cats = [x for x in d.categories if x.phase == phase]
+            cap = sum(rules.cap(case.program, case.track, x.id) for x in cats)
+            allowed = 0
+            for x in cats:
+                cost = costs[cid].get(x.id)
+                if cost is not None and cost.estimate is not None:
+                    allowed += category_subsidy(
+                        cost.actual,
+                        cost.estimate,
+                        rules.cap(case.program, case.track, x.id),
+                        rules.rate,
+                    )
+            paid = sum(p.amount for p in pays if p.kind in kinds)
+            if paid > cap:
+                out.append(
+                    Problem("money", cid, f"{phase} payments {paid:,} exceed the caps {cap:,}")
+                )
+            elif paid > allowed:
+                out.append(
+                    Problem(
+                        "money",
+                        cid,
+                        f"{phase} payments {paid:,} exceed the subsidy {allowed:,} of the recorded fees",
+                    )
+                )
+
+
+def _reuse(
+    data: _Data, definitions: dict[str, Definition], settings: Settings, out: list[Problem]
+) -> None:
+    """Each filed case against its rule version's re-use policy, over the uses before it."""
+    prior: dict[str, list[Use]] = defaultdict(list)
+    accepted: dict[str, list[sql.UseRow]] = defaultdict(list)  # by firm, in acceptance order
+    for u in data.uses:
+        if u.case:
+            accepted[u.company_key].append(u)
+        else:
+            prior[u.company_key].append(
+                Use(u.program, u.track, u.fiscal_year or 0, u.paid, f"記録 #{u.source_id}")
             )
-        accepted = sorted(
-            (c for c in cases.values() if c.accepted_on),
-            key=lambda c: (c.accepted_on or date.min, c.id),
+    for case in data.cases.values():
+        if not case.applied_on or not case.rule_version:
+            continue
+        earlier = [
+            Use(o.program, o.track, fiscal_year(o.accepted_on), o.paid, f"案件 {o.source_id}")
+            for o in accepted[case.company_key]
+            if o.source_id != case.id and o.accepted_on and o.accepted_on <= case.applied_on
+        ]
+        rules = _rules(settings, case, "reuse", out)
+        if rules is None or case.id not in definitions:
+            continue
+        decision = decide(
+            rules,
+            case.program,
+            prior[case.company_key] + earlier,
+            frozenset(x for x in case.affected.split(",") if x),
+            case.reuse_reason,
         )
-        for case in cases.values():
-            if not case.applied_on or not case.rule_version:
-                continue
-            earlier = [
-                Use(
-                    o.program,
-                    o.track,
-                    fiscal_year(o.accepted_on),
-                    sum(p.amount for p in payments.get(o.id, [])),
-                    f"案件 {o.id}",
-                )
-                for o in accepted
-                if o.company_key == case.company_key
-                and o.id != case.id
-                and o.accepted_on
-                and o.accepted_on <= case.applied_on
-            ]
-            rules = _rules(settings, case, "reuse", out)
-            if rules is None or case.id not in definitions:
-                continue
-            decision = decide(
-                rules,
-                case.program,
-                prior[case.company_key] + earlier,
-                frozenset(x for x in case.affected.split(",") if x),
-                case.reuse_reason,
-            )
-            # Payments made since are not a reason to doubt the filing: compare without the cap.
-            for msg in decision.problems:
-                if "上限" not in msg:
-                    out.append(Problem("reuse", case.id, msg))
-            if decision.exception and case.accepted_on:
-                acc = [e for e in events.get(case.id, []) if e.trigger == "accept"]
-                if acc and roles.get(acc[-1].actor) != "supervisor":
-                    out.append(
-                        Problem(
-                            "reuse",
-                            case.id,
-                            f"re-use exception accepted by {acc[-1].actor}, not a supervisor",
-                        )
+        # Payments made since are not a reason to doubt the filing: compare without the cap.
+        for msg in decision.problems:
+            if "上限" not in msg:
+                out.append(Problem("reuse", case.id, msg))
+        if decision.exception and case.accepted_on:
+            acc = [e for e in data.events.get(case.id, []) if e.trigger == "accept"]
+            if acc and data.roles.get(acc[-1].actor) != "supervisor":
+                out.append(
+                    Problem(
+                        "reuse",
+                        case.id,
+                        f"re-use exception accepted by {acc[-1].actor}, not a supervisor",
                     )
-    return len(cases), out
+                )

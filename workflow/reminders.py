@@ -46,18 +46,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from states.calendar import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, BusinessCalendar
 from states.programs import catalog
-from storage.db import Database, DatabaseUnavailable, describe
-from storage.models import Case, Company, Meta, Milestone, Officer, Reminder
+from storage.db import Database
+from storage.queries import reminders as sql
+from storage.queries.people import active_officer
 from workflow import access
 from workflow.clock import JST, Clock, SystemClock
 from workflow.config import ReminderSettings, Settings
-from workflow.errors import InvalidInput, KaizenError, PermissionDenied, StorageError
+from workflow.dberrors import storage_error, translate_errors
+from workflow.errors import InvalidInput, PermissionDenied
 from workflow.mailer import Mail, Mailer
 from workflow.views import Actor
 
@@ -74,7 +75,6 @@ KIND_LABELS = {
 # it outlasts the slowest delivery of the batch (a hanging server included).
 CLAIM_LEASE = timedelta(minutes=15)
 BATCH = 1000  # rows claimed per round; a sweep claims rounds until none are left
-_INSERT_CHUNK = 1000
 _WEEKDAYS = "月火水木金土日"
 
 
@@ -206,15 +206,8 @@ def _check_time(at: datetime) -> date:
 
 @contextmanager
 def _tx(db: Database) -> Iterator[Session]:
-    try:
-        with db.transaction() as s:
-            yield s
-    except KaizenError:
-        raise
-    except DBAPIError as e:
-        raise StorageError(describe(e, db.url)) from None
-    except DatabaseUnavailable as e:
-        raise StorageError(str(e)) from None
+    with translate_errors(db), db.transaction() as s:
+        yield s
 
 
 @dataclass(frozen=True)
@@ -234,35 +227,11 @@ def _candidates(
 ) -> list[_Candidate]:
     """Every reminder due today, existing or not, in a fixed order (no deadlocks)."""
     horizon = cal.add_business_days(today, max(rs.before_days, default=0) + 1)
-    rows = s.execute(
-        select(
-            Milestone.id,
-            Milestone.case_id,
-            Case.council_code,
-            Milestone.key,
-            Milestone.label,
-            Milestone.due,
-            Case.officer_id,
-        )
-        .join(Case, Case.id == Milestone.case_id)
-        .where(
-            Milestone.done_on.is_(None),
-            Milestone.due <= horizon,
-            Case.stage.not_in(_final_stages()),
-        )
-        .order_by(Milestone.id)
-    ).all()
-    supervisors: dict[str, list[str]] = defaultdict(list)
-    for oid, council in s.execute(
-        select(Officer.id, Officer.council_code)
-        .where(Officer.role == "supervisor", Officer.active.is_(True))
-        .order_by(Officer.id)
-    ):
-        if council is not None:
-            supervisors[council].append(oid)
+    rows = sql.open_milestones(s, horizon, _final_stages())
+    supervisors = sql.supervisors_by_council(s)
     out = []
     kinds_on: dict[date, list[str]] = {}  # many milestones share a due date
-    for mid, cid, council, key, label, due, officer in rows:
+    for mid, cid, council, _company, key, label, due, officer in rows:
         kinds = kinds_on.get(due)
         if kinds is None:
             kinds = kinds_on[due] = due_kinds(due, today, rs, cal)
@@ -274,50 +243,11 @@ def _candidates(
     return out
 
 
-def _existing(s: Session, cands: Sequence[_Candidate]) -> set[tuple[int, str, str, date]]:
-    """The keys of the reminders that exist already for these candidates.
-
-    One join instead of `milestone_id IN (500 ids)` per chunk: a candidate's milestone is open
-    and due by the latest candidate date, so its rows are among the reminders of such
-    milestones (the open-milestone index finds them). The IN lists cost one statement per
-    500 candidates, and on a PostgreSQL table not analysed since a large sweep each became a
-    sequential scan (30 s for 50,000 candidates).
-    """
+def _existing(s: Session, cands: Sequence[_Candidate]) -> set[sql.ReminderKey]:
+    """The keys of the reminders that exist already for these candidates."""
     if not cands:
         return set()
-    ids = {c.milestone_id for c in cands}
-    latest = max(c.due for c in cands)
-    have: set[tuple[int, str, str, date]] = set()
-    for mid, kind, rcpt, due in s.execute(
-        select(Reminder.milestone_id, Reminder.kind, Reminder.recipient, Reminder.due)
-        .join(Milestone, Milestone.id == Reminder.milestone_id)
-        .where(Milestone.done_on.is_(None), Milestone.due <= latest)
-    ):
-        if mid in ids:
-            have.add((mid, kind, rcpt, due))
-    return have
-
-
-def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on either dialect; the number of rows inserted."""
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Reminder)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Reminder)
-    # One statement, executed with many parameter sets (compiled once; SQLAlchemy batches
-    # it into multi-row VALUES): building `.values(rows)` per chunk compiled 9 bind
-    # parameters per row every time, ~0.4 ms a row.
-    q = stmt.on_conflict_do_nothing(
-        index_elements=["milestone_id", "kind", "recipient", "due"]
-    ).returning(Reminder.id)
-    n = 0
-    for i in range(0, len(rows), _INSERT_CHUNK):
-        n += len(s.execute(q, rows[i : i + _INSERT_CHUNK]).all())
-    return n
+    return sql.existing_keys(s, {c.milestone_id for c in cands}, max(c.due for c in cands))
 
 
 def create_due(db: Database, settings: Settings, at: datetime, cal: BusinessCalendar) -> int:
@@ -343,15 +273,14 @@ def create_due(db: Database, settings: Settings, at: datetime, cal: BusinessCale
                     for c in cands
                     if (c.milestone_id, c.kind, c.recipient, c.due) not in have
                 ]
-                return _insert_ignore(s, rows) if rows else 0
+                return sql.insert_reminders(s, rows) if rows else 0
         except DBAPIError as e:
             # A milestone deleted by a concurrent replan between our read and our insert, or
-            # a deadlock with a writer that locks in another order: read again.
+            # a deadlock with a writer that locks in another order: read again. (Not through
+            # translate_errors: a duplicate here is a reason to retry, not a Conflict.)
             retry = isinstance(e, IntegrityError) or "deadlock" in str(e.orig).lower()
             if attempt == 2 or not retry:
-                raise StorageError(describe(e, db.url)) from None
-        except DatabaseUnavailable as e:
-            raise StorageError(str(e)) from None
+                raise storage_error(e, db) from None
     raise AssertionError("unreachable")
 
 
@@ -391,85 +320,38 @@ def claim(
     """
     now = now or at
     today = at.astimezone(JST).date()
-    # 'pending' is written into the SQL (not bound) so that SQLite can prove the partial
-    # index `ix_reminders_pending` applies; read in its order (oldest attempt first; ties in
-    # index order), each batch starts where the pending rows are instead of re-reading the
-    # rows already sent (ordering by id made both databases scan or sort every pending row
-    # per batch: quadratic in the queue's length).
-    q = (
-        select(Reminder.id)
-        .where(
-            Reminder.status == literal("pending", literal_execute=True),
-            Reminder.next_attempt_at <= at,
-            or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
-        )
-        .order_by(Reminder.next_attempt_at)
-        .limit(limit)
-    )
-    if s.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    ids = list(s.scalars(q))
+    ids = sql.ready_ids(s, at, now, limit)
     if not ids:
         return [], 0
-    s.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(ids))
-        .values(claimed_by=worker, claimed_until=now + max(CLAIM_LEASE, per_row * len(ids)))
-    )
+    sql.stamp_claims(s, ids, worker, now + max(CLAIM_LEASE, per_row * len(ids)))
     finals = _final_stages()
-    rows = s.execute(
-        select(
-            Reminder.id,
-            Reminder.case_id,
-            Case.council_code,
-            Company.name,
-            Milestone.key,
-            Milestone.label,
-            Reminder.kind,
-            Reminder.recipient,
-            Reminder.due,
-            Reminder.attempts,
-            Case.officer_id,
-            Milestone.due,
-            Milestone.done_on,
-            Case.stage,
-        )
-        .join(Milestone, Milestone.id == Reminder.milestone_id)
-        .join(Case, Case.id == Reminder.case_id)
-        .join(Company, Company.key == Case.company_key)
-        .where(Reminder.id.in_(ids))
-        .order_by(Reminder.id)
-    ).all()
     keep: list[_Claimed] = []
     stale: dict[int, str] = {}
-    for r in rows:
-        m_due, done_on, stage = r[11], r[12], r[13]
-        if done_on is not None:
-            stale[r[0]] = "milestone done"
-        elif m_due != r[8]:
-            stale[r[0]] = f"milestone moved to {m_due}"
-        elif stage in finals:
-            stale[r[0]] = f"case closed ({stage})"
-        elif r[6].startswith("upcoming-") and today > r[8]:
-            stale[r[0]] = "no longer upcoming"
+    for r in sql.reminders_by_id(s, ids):
+        why = _stale(r, today, finals)
+        if why:
+            stale[r.id] = why
         else:
-            keep.append(_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]))
-    for rid, why in stale.items():
-        s.execute(
-            update(Reminder)
-            .where(Reminder.id == rid)
-            .values(status="cancelled", claimed_until=None, last_error=why)
-        )
+            keep.append(_Claimed(*r[:11]))  # the row without its staleness columns
+    sql.cancel(s, stale)
     return keep, len(stale)
 
 
+def _stale(r: sql.ReminderRow, today: date, finals: set[str]) -> str | None:
+    """Why a pending reminder must not be sent any more (None: it still holds)."""
+    if r.milestone_done is not None:
+        return "milestone done"
+    if r.milestone_due != r.due:
+        return f"milestone moved to {r.milestone_due}"
+    if r.stage in finals:
+        return f"case closed ({r.stage})"
+    if r.kind.startswith("upcoming-") and today > r.due:
+        return "no longer upcoming"
+    return None
+
+
 def _officers(s: Session, ids: set[str]) -> dict[str, tuple[str, str | None]]:
-    if not ids:
-        return {}
-    return {
-        o.id: (o.name, o.email)
-        for o in s.scalars(select(Officer).where(Officer.id.in_(sorted(ids))))
-    }
+    return {oid: (c.name, c.email) for oid, c in sql.contacts(s, ids).items()}
 
 
 def _item(c: _Claimed, channel: str, error: str | None = None, attempts: int = 0) -> Item:
@@ -575,40 +457,23 @@ def _deliver(
     with _tx(db) as s:
         for channel in ("outbox", "email"):
             ids = [c.id for c, ch in sent if ch == channel]
-            if not ids:
-                continue
-            done = s.execute(
-                update(Reminder)
-                .where(Reminder.id.in_(ids), Reminder.claimed_by == worker)
-                .values(status="sent", sent_at=at, channel=channel, claimed_until=None)
-                .returning(Reminder.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            n = len(done)
+            n = sql.mark_sent(s, ids, worker, at, channel)
             if n != len(ids):  # our lease ran out and another sweep took some over
                 log.warning("%d reminder(s) were re-claimed by another sweep", len(ids) - n)
         for c, err in failed:
             attempts = c.attempts + 1
-            values: dict[str, Any] = {
-                "attempts": attempts,
-                "last_error": err,
-                "claimed_until": None,
-                "channel": "email",
-            }
-            if attempts >= rs.max_attempts:
-                values["status"] = "failed"
-            else:
-                values["next_attempt_at"] = at + timedelta(
-                    seconds=rs.retry_base_seconds * 2 ** (attempts - 1)
-                )
-            s.execute(
-                update(Reminder)
-                .where(Reminder.id == c.id, Reminder.claimed_by == worker)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            gives_up = attempts >= rs.max_attempts
+            retry_at = at + timedelta(seconds=rs.retry_base_seconds * 2 ** (attempts - 1))
+            sql.mark_failed(
+                s,
+                c.id,
+                worker,
+                attempts=attempts,
+                error=err,
+                retry_at=None if gives_up else retry_at,
             )
             item = _item(c, "email", err, attempts)
-            (result.failed if attempts >= rs.max_attempts else result.retrying).append(item)
+            (result.failed if gives_up else result.retrying).append(item)
     result.sent.extend(_item(c, ch) for c, ch in sent)
 
 
@@ -623,56 +488,35 @@ def _preview(
     result: SweepResult,
 ) -> None:
     """What a sweep at `at` would send, read in a read-only session (nothing is written)."""
-    try:
-        with db.reading() as s:
-            cands = _candidates(s, today, settings.reminders, cal)
-            have = _existing(s, cands)
-            new = [c for c in cands if (c.milestone_id, c.kind, c.recipient, c.due) not in have]
-            officers = _officers(s, {c.recipient for c in new})
-            ready = s.execute(
-                select(
-                    Reminder.id,
-                    Reminder.case_id,
-                    Case.council_code,
-                    Milestone.key,
-                    Milestone.label,
-                    Reminder.kind,
-                    Reminder.recipient,
-                    Reminder.due,
-                    Milestone.due,
-                    Milestone.done_on,
-                    Case.stage,
-                )
-                .join(Milestone, Milestone.id == Reminder.milestone_id)
-                .join(Case, Case.id == Reminder.case_id)
-                .where(
-                    Reminder.status == "pending",
-                    Reminder.next_attempt_at <= at,
-                    or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
-                )
-                .order_by(Reminder.id)
-            ).all()
-            officers.update(_officers(s, {r[6] for r in ready}))
-    except DBAPIError as e:
-        raise StorageError(describe(e, db.url)) from None
+    with translate_errors(db), db.reading() as s:
+        cands = _candidates(s, today, settings.reminders, cal)
+        have = _existing(s, cands)
+        new = [c for c in cands if (c.milestone_id, c.kind, c.recipient, c.due) not in have]
+        ready = sql.ready_reminders(s, at, now)
+        officers = _officers(s, {c.recipient for c in new} | {r.recipient for r in ready})
 
     def channel(rcpt: str) -> str:
         return "email" if mailer.enabled and officers.get(rcpt, ("", None))[1] else "outbox"
 
     finals = _final_stages()
     for r in ready:
-        stale = (
-            r[9] is not None
-            or r[8] != r[7]
-            or r[10] in finals
-            or (r[5].startswith("upcoming-") and today > r[7])
-        )
-        if stale:
+        if _stale(r, today, finals):
             result.cancelled += 1
             continue
-        kind, window = kind_of(r[5])
+        kind, window = kind_of(r.kind)
         result.sent.append(
-            Item(r[0], r[1], r[2], r[3], r[4], kind, window, r[6], r[7], channel(r[6]))
+            Item(
+                r.id,
+                r.case_id,
+                r.council,
+                r.key,
+                r.label,
+                kind,
+                window,
+                r.recipient,
+                r.due,
+                channel(r.recipient),
+            )
         )
     for c in new:
         kind, window = kind_of(c.kind)
@@ -793,19 +637,6 @@ def _digest_key(today: date, officer_id: str) -> str:
     return key
 
 
-def _claim_key(s: Session, key: str, value: str) -> bool:
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Meta)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Meta)
-    q = stmt.values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
-    return len(s.execute(q.returning(Meta.key)).all()) == 1
-
-
 def digest(
     db: Database,
     settings: Settings,
@@ -832,36 +663,10 @@ def digest(
     horizon = calendar.add_business_days(today, max(rs.before_days, default=0))
     worker = (worker_id or worker_name())[:64]
     with _tx(db) as s:
-        rows = s.execute(
-            select(
-                Milestone.id,
-                Milestone.case_id,
-                Company.name,
-                Milestone.key,
-                Milestone.label,
-                Milestone.due,
-                Case.officer_id,
-                Case.council_code,
-            )
-            .join(Case, Case.id == Milestone.case_id)
-            .join(Company, Company.key == Case.company_key)
-            .where(
-                Milestone.done_on.is_(None),
-                Milestone.due <= horizon,
-                Case.stage.not_in(_final_stages()),
-            )
-            .order_by(Milestone.due, Milestone.case_id, Milestone.key)
-        ).all()
-        staff = {
-            o.id: o
-            for o in s.scalars(
-                select(Officer).where(
-                    Officer.active.is_(True), Officer.role.in_(("officer", "supervisor"))
-                )
-            )
-        }
+        rows = sql.open_milestones(s, horizon, _final_stages(), company=True)
+        staff = sql.staff(s)
     per: dict[str, list[_Claimed]] = defaultdict(list)
-    for mid, cid, company, key, label, due, officer, council in rows:
+    for mid, cid, council, company, key, label, due, officer in rows:
         late = calendar.business_days_between(due, today) if due < today else 0
         kind = "upcoming-0" if due >= today else "overdue"
         c = _Claimed(mid, cid, council, company, key, label, kind, officer, due, 0, officer)
@@ -869,7 +674,7 @@ def digest(
             per[officer].append(c)
         if late >= rs.escalate_after_days:
             for sup in staff.values():
-                if sup.role == "supervisor" and sup.council_code == council and sup.id != officer:
+                if sup.role == "supervisor" and sup.council == council and sup.id != officer:
                     per[sup.id].append(_replace_kind(c, "escalation", sup.id))
     names = {o.id: (o.name, o.email) for o in staff.values()}
     for oid, items in sorted(per.items()):
@@ -879,7 +684,7 @@ def digest(
             continue
         key = _digest_key(today, oid)
         with _tx(db) as s:
-            mine = _claim_key(
+            mine = sql.claim_key(
                 s, key, json.dumps({"worker": worker, "at": at.isoformat(), "items": len(items)})
             )
         if not mine:
@@ -893,10 +698,10 @@ def digest(
             log.warning("digest e-mail to officer %s failed", oid)
             result.failed.append(oid)
             with _tx(db) as s:
-                s.execute(delete(Meta).where(Meta.key == key))
+                sql.drop_key(s, key)
     with _tx(db) as s:  # keep two months of digest records
         old = f"digest:{(today - timedelta(days=62)).isoformat()}"
-        s.execute(delete(Meta).where(Meta.key.like("digest:%"), Meta.key < old))
+        sql.drop_keys_before(s, "digest:", old)
     log.info("%s", result.summary())
     return result
 
@@ -960,12 +765,9 @@ def remind(
     """A sweep by hand. Sending is an admin's act (it covers every council); a dry run is open
     to every officer and lists only their own council's reminders."""
     _check_time(at)
-    try:
-        with db.reading() as s:
-            o = s.get(Officer, actor_id)
-            actor = Actor(o.id, o.name, o.role, o.council_code) if o and o.active else None
-    except DBAPIError as e:
-        raise StorageError(describe(e, db.url)) from None
+    with translate_errors(db), db.reading() as s:
+        o = active_officer(s, actor_id)
+    actor = Actor(o.id, o.name, o.role, o.council) if o else None
     if actor is None:
         raise PermissionDenied(
             f"'{actor_id}' は登録された担当者ではありません (--as / KAIZEN_USER を確認してください)"

@@ -1,9 +1,10 @@
 """The morning reports: board, overdue, workload, funnel and budget, as SQL aggregates.
 
-Each report is one or two SQLAlchemy Core queries over the tables (grouped and joined in the
-database, never a loop over ORM objects), filtered by council and by 年度 — the fiscal year
-(April–March) of the case's first consultation (`opened_on`) — and scoped by access: an
-officer or supervisor sees their own council, an admin every council (design.md §8).
+Each report asks `storage/queries/reports.py` for one or two SQL aggregates (grouped and
+joined in the database, never a loop over ORM objects), filtered by council and by 年度 — the
+fiscal year (April–March) of the case's first consultation (`opened_on`) — and scoped by
+access here: an officer or supervisor sees their own council, an admin every council
+(design.md §8). Labels and the rule data the SQL needs (caps, rates) come from `states`.
 
 What stays in Python: business-day arithmetic (the council calendar is not in the database)
 and the funnel's median / 90th percentile over the stage durations the query returns.
@@ -21,7 +22,13 @@ Definitions (docs/import.md has the column reference for files):
   `monitoring_remaining` = the monitoring share still to come for cases in monitoring,
   estimated from the estimates (2/3 of each estimate within its cap) less what was paid;
   `forecast` = withheld + monitoring_remaining; `pipeline` = the share of accepted cases not
-  yet decided, from their estimates. The R6 re-use payment cap is not applied to forecasts.
+  yet decided, from their estimates. For a re-use exception under a rule version with a
+  payment cap over all uses (R6/R7 405: ¥3,000,000), what is still to come is cut to the room
+  the engine would pay (`Kaizen.subsidy`'s `payment_room`), withheld first.
+
+The money rule (2/3 within each category's cap, the room) must exist in SQL here to stay an
+aggregate over a million cases; tests/workflow/test_budget_rule.py proves, case by case over a
+whole demo database on both backends, that it equals the engine's Python rule.
 """
 
 from __future__ import annotations
@@ -30,31 +37,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVarTuple
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    and_,
-    case,
-    cast,
-    distinct,
-    extract,
-    func,
-    literal,
-    select,
-    union_all,
-)
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 
-from states.calendar import BusinessCalendar, fiscal_year_bounds
+from states.calendar import BusinessCalendar
 from states.programs import catalog
-from storage.db import describe
-from storage.models import Case, Company, Cost, Council, Event, Milestone, Officer, Payment
+from storage.queries import reports as sql
+from storage.queries.people import active_officer
 from workflow import access
-from workflow.errors import InvalidInput, KaizenError, NotFound, StorageError
+from workflow.dberrors import translate_errors
+from workflow.errors import InvalidInput, NotFound
 from workflow.exports import Column, Sheet
 from workflow.reference import rule_versions
 from workflow.views import Actor
@@ -62,10 +55,7 @@ from workflow.views import Actor
 if TYPE_CHECKING:
     from workflow.service import Kaizen
 
-_Ts = TypeVarTuple("_Ts")
-
 REPORTS = ("board", "overdue", "workload", "funnel", "budget")
-ACTIVE_MONITORING = ("monitoring", "monitoring_claim")
 
 
 @dataclass(frozen=True)
@@ -121,27 +111,19 @@ class Report:
 
 @contextmanager
 def _reading(k: Kaizen) -> Iterator[Session]:
-    try:
-        with k.db.reading() as s:
-            yield s
-    except KaizenError:
-        raise
-    except DBAPIError as e:
-        raise StorageError(describe(e, k.db.url)) from None
+    with translate_errors(k.db), k.db.reading() as s:
+        yield s
 
 
 def _scope(
     s: Session, k: Kaizen, actor_id: str, council: str | None, fiscal_year: int | None
 ) -> Scope:
-    o = s.get(Officer, actor_id)
-    if o is None or not o.active:
-        # Same refusal as the engine's, through its public door.
-        actor = k.whoami(actor_id)
-    else:
-        actor = Actor(o.id, o.name, o.role, o.council_code)
+    o = active_officer(s, actor_id)  # in the report's own snapshot: no second connection
+    # An unknown or inactive officer: the engine's own refusal, through its public door.
+    actor = k.whoami(actor_id) if o is None else Actor(o.id, o.name, o.role, o.council)
     if council is not None:
         council = council.strip()
-        if s.get(Council, council) is None:
+        if not sql.council_exists(s, council):
             raise NotFound(f"協議会 {council} が見つかりません ('kaizen council list')")
         access.require_council(actor, council)
     elif actor.role != "admin":
@@ -153,50 +135,12 @@ def _scope(
     return Scope(actor, council, fiscal_year, k.today())
 
 
-def _cases_in(q: Select[*_Ts], scope: Scope) -> Select[*_Ts]:
-    """Restrict a query that joins `cases` to the scope's council and 年度."""
-    if scope.council is not None:
-        q = q.where(Case.council_code == scope.council)
-    if scope.fiscal_year is not None:
-        first, last = fiscal_year_bounds(scope.fiscal_year)
-        q = q.where(Case.opened_on >= first, Case.opened_on <= last)
-    return q
-
-
-def case_fiscal_year() -> ColumnElement[int]:
-    """年度 of `cases.opened_on` in SQL (April–March, named by the year it starts in)."""
-    year = cast(extract("year", Case.opened_on), Integer)
-    month = cast(extract("month", Case.opened_on), Integer)
-    return case((month >= 4, year), else_=year - 1)
-
-
-def _council_names(s: Session) -> dict[str, str]:
-    return {code: name for code, name in s.execute(select(Council.code, Council.name))}
+def _filter(scope: Scope) -> sql.CaseFilter:
+    return sql.CaseFilter(scope.council, scope.fiscal_year)
 
 
 def _stage_order() -> dict[str, int]:
     return {sid: st.order for sid, st in catalog().stages.items()}
-
-
-def _overdue_cases(today: date) -> Any:
-    return (
-        select(
-            Milestone.case_id,
-            func.count().label("n_items"),
-            func.min(Milestone.due).label("oldest"),
-        )
-        .where(Milestone.done_on.is_(None), Milestone.due < today)
-        .group_by(Milestone.case_id)
-        .subquery("late")
-    )
-
-
-def _least(a: Any, b: Any) -> ColumnElement[Any]:
-    return case((a < b, a), else_=b)
-
-
-def _greatest0(a: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((a > 0, a), else_=0)
 
 
 # ---------------------------------------------------------------- board
@@ -208,44 +152,20 @@ def board(
     """Cases by council × stage, with the number of those that have an overdue milestone."""
     with _reading(k) as s:
         scope = _scope(s, k, actor_id, council, fiscal_year)
-        # Two counts, each answered by an index, in one statement (one snapshot): the cells
-        # from (council_code, stage) alone, the overdue cases by looking up only the cases
-        # the partial open-milestone index names. (An outer join of every case to a per-case
-        # aggregate read every case row and every milestone: 18x slower at 1M cases.)
-        late_ids = select(Milestone.case_id).where(
-            Milestone.done_on.is_(None), Milestone.due < scope.today
-        )
-        cell = (Case.council_code.label("council"), Case.stage.label("stage"))
-        counts = _cases_in(
-            select(*cell, func.count().label("n"), literal(0).label("late")).group_by(
-                Case.council_code, Case.stage
-            ),
-            scope,
-        )
-        lates = _cases_in(
-            select(*cell, literal(0).label("n"), func.count().label("late"))
-            .where(Case.id.in_(late_ids))
-            .group_by(Case.council_code, Case.stage),
-            scope,
-        )
-        cells = union_all(counts, lates).subquery("cells")
-        q = select(
-            cells.c.council, cells.c.stage, func.sum(cells.c.n), func.sum(cells.c.late)
-        ).group_by(cells.c.council, cells.c.stage)
-        rows = s.execute(q).all()
-        names = _council_names(s)
+        rows = sql.board_cells(s, _filter(scope), scope.today)
+        names = sql.council_names(s)
     order = _stage_order()
     cat = catalog()
     out = [
         {
-            "council": code,
-            "council_name": names.get(code, code),
-            "stage": stage,
-            "stage_label": cat.stage_label(stage),
-            "count": int(n),
-            "overdue": int(od),
+            "council": r.council,
+            "council_name": names.get(r.council, r.council),
+            "stage": r.stage,
+            "stage_label": cat.stage_label(r.stage),
+            "count": r.cases,
+            "overdue": r.overdue,
         }
-        for code, stage, n, od in sorted(rows, key=lambda r: (r[0], order.get(r[1], 99)))
+        for r in sorted(rows, key=lambda r: (r.council, order.get(r.stage, 99)))
     ]
     return Report(
         "board",
@@ -274,33 +194,12 @@ def overdue(
     """Every overdue milestone, oldest first, with its officer and business days late."""
     with _reading(k) as s:
         scope = _scope(s, k, actor_id, council, fiscal_year)
-        q = (
-            select(
-                Milestone.case_id,
-                Case.council_code,
-                Case.officer_id,
-                Officer.name,
-                Case.company_key,
-                Company.name,
-                Case.stage,
-                Milestone.key,
-                Milestone.label,
-                Milestone.stage,
-                Milestone.due,
-            )
-            .join(Case, Case.id == Milestone.case_id)
-            .join(Company, Company.key == Case.company_key)
-            .join(Officer, Officer.id == Case.officer_id)
-            .where(Milestone.done_on.is_(None), Milestone.due < scope.today)
-            .order_by(Milestone.due, Milestone.case_id, Milestone.key)
-        )
-        rows = s.execute(_cases_in(q, scope)).all()
-        names = _council_names(s)
+        rows = sql.overdue_milestones(s, _filter(scope), scope.today)
+        names = sql.council_names(s)
     cat = catalog()
     cal: BusinessCalendar = k.calendar
     # Many milestones share a due date: count each date's business days once.
-    dues: set[date] = {r[10] for r in rows}
-    late = {due: cal.business_days_between(due, scope.today) for due in dues}
+    late = {due: cal.business_days_between(due, scope.today) for due in {r.due for r in rows}}
     out = [
         {
             "case": cid,
@@ -316,19 +215,8 @@ def overdue(
             "due": due,
             "days_late": late[due],
         }
-        for (
-            cid,
-            code,
-            officer,
-            officer_name,
-            company,
-            company_name,
-            stage,
-            key,
-            label,
-            _mstage,
-            due,
-        ) in rows
+        # unpacked, not by attribute: ~5,000 rows per report at 1M cases
+        for cid, code, officer, officer_name, company, company_name, stage, key, label, due in rows
     ]
     return Report(
         "overdue",
@@ -358,58 +246,24 @@ def workload(
     k: Kaizen, actor_id: str, *, council: str | None = None, fiscal_year: int | None = None
 ) -> Report:
     """Per officer: open cases, cases with overdue milestones, overdue milestones."""
-    final = tuple(sid for sid, st in catalog().stages.items() if st.final)
     with _reading(k) as s:
         scope = _scope(s, k, actor_id, council, fiscal_year)
-        late = _overdue_cases(scope.today)
-        per = _cases_in(
-            select(
-                Case.officer_id.label("officer_id"),
-                func.count().label("cases"),
-                func.sum(case((Case.stage.not_in(final), 1), else_=0)).label("open"),
-                func.count(late.c.case_id).label("overdue_cases"),
-                func.coalesce(func.sum(late.c.n_items), 0).label("overdue_items"),
-                func.min(late.c.oldest).label("oldest"),
-            )
-            .outerjoin(late, late.c.case_id == Case.id)
-            .group_by(Case.officer_id),
-            scope,
-        ).subquery("per")
-        mine = Officer.role != "admin"
-        if scope.council is not None:
-            mine = and_(mine, Officer.council_code == scope.council)
-        q = (
-            select(
-                Officer.id,
-                Officer.name,
-                Officer.council_code,
-                Officer.role,
-                func.coalesce(per.c.cases, 0),
-                func.coalesce(per.c.open, 0),
-                func.coalesce(per.c.overdue_cases, 0),
-                func.coalesce(per.c.overdue_items, 0),
-                per.c.oldest,
-            )
-            .outerjoin(per, per.c.officer_id == Officer.id)
-            .where((per.c.officer_id.is_not(None)) | and_(mine, Officer.active.is_(True)))
-            .order_by(Officer.council_code, Officer.id)
-        )
-        rows = s.execute(q).all()
-        names = _council_names(s)
+        rows = sql.officer_loads(s, _filter(scope), scope.today)
+        names = sql.council_names(s)
     out = [
         {
-            "officer": oid,
-            "officer_name": name,
-            "council": code,
-            "role": role,
-            "role_label": access.ROLE_LABELS.get(role, role),
-            "cases": int(n),
-            "open_cases": int(open_),
-            "overdue_cases": int(odc),
-            "overdue_items": int(odi),
-            "oldest_due": oldest,
+            "officer": r.officer,
+            "officer_name": r.officer_name,
+            "council": r.council,
+            "role": r.role,
+            "role_label": access.ROLE_LABELS.get(r.role, r.role),
+            "cases": r.cases,
+            "open_cases": r.open_cases,
+            "overdue_cases": r.overdue_cases,
+            "overdue_items": r.overdue_items,
+            "oldest_due": r.oldest_due,
         }
-        for oid, name, code, role, n, open_, odc, odi, oldest in rows
+        for r in rows
     ]
     return Report(
         "workload",
@@ -456,38 +310,15 @@ def funnel(
     final = {sid for sid, st in cat.stages.items() if st.final}
     with _reading(k) as s:
         scope = _scope(s, k, actor_id, council, fiscal_year)
-        fy = case_fiscal_year().label("fy")
-        moves = Event.kind != "fact"
-        reached = s.execute(
-            _cases_in(
-                select(fy, Event.to_stage, func.count(distinct(Event.case_id)))
-                .join(Case, Case.id == Event.case_id)
-                .where(moves)
-                .group_by(fy, Event.to_stage),
-                scope,
-            )
-        ).all()
-        cohort: dict[int, int] = {
-            int(y): int(n)
-            for y, n in s.execute(_cases_in(select(fy, func.count()).group_by(fy), scope))
-        }
-        steps = s.execute(
-            _cases_in(
-                select(fy, Event.case_id, Event.to_stage, Event.effective_on)
-                .join(Case, Case.id == Event.case_id)
-                .where(moves)
-                .order_by(Event.case_id, Event.seq),
-                scope,
-            )
-        ).all()
-    counts = {(int(y), st): int(n) for y, st, n in reached}
+        data = sql.funnel_data(s, _filter(scope))
+    cohort, counts = data.cohort, data.reached
     # Business days per (年度, stage), summed per case over re-entries.
     spent: dict[tuple[int, str], dict[str, int]] = {}
     prev: tuple[str, str, date] | None = None
     cal = k.calendar
-    for y, cid, stage, on in steps:
+    for y, cid, stage, on in data.steps:
         if prev is not None and prev[0] == cid:
-            per_case = spent.setdefault((int(y), prev[1]), {})
+            per_case = spent.setdefault((y, prev[1]), {})
             per_case[cid] = per_case.get(cid, 0) + cal.business_days_between(prev[2], on)
         prev = (cid, stage, on)
     years = sorted(int(y) for y in cohort)
@@ -537,27 +368,41 @@ def funnel(
 # ---------------------------------------------------------------- budget
 
 
-def _caps_table(k: Kaizen) -> Any:
-    """Every (rule version, program, track, category) with its phase, cap and rate, as SQL."""
+def budget_rules(k: Kaizen) -> tuple[list[sql.CapRow], list[sql.ReuseCap]]:
+    """The rule data the budget's SQL needs: every cap and rate, and the re-use payment caps."""
     cat = catalog()
-    selects = []
+    caps: list[sql.CapRow] = []
+    reuse: list[sql.ReuseCap] = []
     for v in rule_versions(k.settings):
         num, den = v.rate
         for d in cat.definitions.values():
-            for c in d.categories:
-                selects.append(
-                    select(
-                        literal(v.id).label("rule_version"),
-                        literal(d.program).label("program"),
-                        literal(d.track).label("track"),
-                        literal(c.id).label("category"),
-                        literal(c.phase).label("phase"),
-                        literal(v.cap(d.program, d.track, c.id)).label("cap"),
-                        literal(num).label("num"),
-                        literal(den).label("den"),
-                    )
+            caps += [
+                sql.CapRow(
+                    v.id,
+                    d.program,
+                    d.track,
+                    c.id,
+                    c.phase,
+                    v.cap(d.program, d.track, c.id),
+                    num,
+                    den,
                 )
-    return union_all(*selects).subquery("caps")
+                for c in d.categories
+            ]
+        for program in cat.programs:
+            total = v.reuse(program).payment_cap_total
+            if total is not None:
+                reuse.append(sql.ReuseCap(v.id, program, total))
+    return caps, reuse
+
+
+def budget_cases(
+    k: Kaizen, actor_id: str, *, council: str | None = None, fiscal_year: int | None = None
+) -> list[sql.CaseBudget]:
+    """The budget's figures case by case (what `budget` adds up per 年度, program, track)."""
+    with _reading(k) as s:
+        scope = _scope(s, k, actor_id, council, fiscal_year)
+        return sql.budget_cases(s, _filter(scope), *budget_rules(k))
 
 
 def budget(
@@ -567,115 +412,28 @@ def budget(
     cat = catalog()
     with _reading(k) as s:
         scope = _scope(s, k, actor_id, council, fiscal_year)
-        caps = _caps_table(k)
-        est_share = _least((Cost.estimate * caps.c.num) // caps.c.den, caps.c.cap)
-        act_share = case(
-            (
-                and_(Cost.actual.is_not(None), Cost.estimate.is_not(None)),
-                _least((_least(Cost.actual, Cost.estimate) * caps.c.num) // caps.c.den, caps.c.cap),
-            ),
-            else_=0,
-        )
-        plan = caps.c.phase == "plan"
-        shares = (
-            select(
-                Cost.case_id.label("case_id"),
-                func.sum(case((plan, act_share), else_=0)).label("plan_actual"),
-                func.sum(case((plan, func.coalesce(est_share, 0)), else_=0)).label("plan_est"),
-                func.sum(case((~plan, func.coalesce(est_share, 0)), else_=0)).label("mon_est"),
-            )
-            .join(Case, Case.id == Cost.case_id)
-            .join(
-                caps,
-                and_(
-                    caps.c.rule_version == Case.rule_version,
-                    caps.c.program == Case.program,
-                    caps.c.track == Case.track,
-                    caps.c.category == Cost.category,
-                ),
-            )
-            .group_by(Cost.case_id)
-            .subquery("shares")
-        )
-        paid = (
-            select(
-                Payment.case_id.label("case_id"),
-                func.sum(Payment.amount).label("total"),
-                func.sum(case((Payment.kind != "monitoring", Payment.amount), else_=0)).label(
-                    "plan"
-                ),
-                func.sum(case((Payment.kind == "monitoring", Payment.amount), else_=0)).label(
-                    "mon"
-                ),
-            )
-            .group_by(Payment.case_id)
-            .subquery("paid")
-        )
-        plan_actual = func.coalesce(shares.c.plan_actual, 0)
-        paid_total = func.coalesce(paid.c.total, 0)
-        paid_plan = func.coalesce(paid.c.plan, 0)
-        paid_mon = func.coalesce(paid.c.mon, 0)
-        decided = Case.decided_on.is_not(None)
-        held = and_(decided, Case.stage.not_in(("completed", "discontinued")))
-        in_monitoring = and_(decided, Case.stage.in_(ACTIVE_MONITORING))
-        final = tuple(sid for sid, st in cat.stages.items() if st.final)
-        pending = and_(~decided, Case.accepted_on.is_not(None), Case.stage.not_in(final))
-        withheld = case((held, _greatest0(plan_actual - paid_plan)), else_=0)
-        mon_left = case(
-            (in_monitoring, _greatest0(func.coalesce(shares.c.mon_est, 0) - paid_mon)), else_=0
-        )
-        fy = case_fiscal_year().label("fy")
-        q = (
-            select(
-                fy,
-                Case.program,
-                Case.track,
-                func.count().label("cases"),
-                func.count(Case.decided_on).label("decided_cases"),
-                func.sum(case((decided, plan_actual + paid_mon), else_=0)).label("decided"),
-                func.sum(paid_total).label("paid"),
-                func.sum(withheld).label("withheld"),
-                func.sum(mon_left).label("monitoring_remaining"),
-                func.sum(
-                    case(
-                        (
-                            pending,
-                            func.coalesce(shares.c.plan_est, 0)
-                            + func.coalesce(shares.c.mon_est, 0),
-                        ),
-                        else_=0,
-                    )
-                ).label("pipeline"),
-            )
-            .outerjoin(shares, shares.c.case_id == Case.id)
-            .outerjoin(paid, paid.c.case_id == Case.id)
-            .group_by(fy, Case.program, Case.track)
-            .order_by(fy, Case.program, Case.track)
-        )
-        rows = s.execute(_cases_in(q, scope)).all()
-        names = _council_names(s)
-    out = []
-    for y, program, track, n, nd, dec, pd, wh, ml, pipe in rows:
-        wh_i, ml_i = int(wh or 0), int(ml or 0)
-        out.append(
-            {
-                "fiscal_year": int(y),
-                "program": program,
-                "program_label": cat.programs[program].short
-                if program in cat.programs
-                else program,
-                "track": track,
-                "track_label": cat.track_labels.get(track, track),
-                "cases": int(n),
-                "decided_cases": int(nd),
-                "decided": int(dec or 0),
-                "paid": int(pd or 0),
-                "withheld": wh_i,
-                "monitoring_remaining": ml_i,
-                "forecast": wh_i + ml_i,
-                "pipeline": int(pipe or 0),
-            }
-        )
+        rows = sql.budget_groups(s, _filter(scope), *budget_rules(k))
+        names = sql.council_names(s)
+    out = [
+        {
+            "fiscal_year": r.fiscal_year,
+            "program": r.program,
+            "program_label": cat.programs[r.program].short
+            if r.program in cat.programs
+            else r.program,
+            "track": r.track,
+            "track_label": cat.track_labels.get(r.track, r.track),
+            "cases": r.cases,
+            "decided_cases": r.decided_cases,
+            "decided": r.decided,
+            "paid": r.paid,
+            "withheld": r.withheld,
+            "monitoring_remaining": r.monitoring_remaining,
+            "forecast": r.withheld + r.monitoring_remaining,
+            "pipeline": r.pipeline,
+        }
+        for r in rows
+    ]
     return Report(
         "budget",
         "協議会の補助 (2/3) 年度別・事業別",

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 
 from states.councils import seed_councils
-from storage.db import Database, DatabaseUnavailable, describe, open_database, upgrade
+from storage.db import Database, DatabaseUnavailable, open_database, upgrade
 from storage.models import Council, Officer
+from workflow import access
 from workflow.clock import Clock
 from workflow.config import Settings
+from workflow.dberrors import storage_error, translate_errors
 from workflow.errors import InvalidInput, StorageError
 from workflow.people import write_councils
 from workflow.service import Kaizen
@@ -43,7 +44,7 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
     if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", actor_id):
         raise InvalidInput(f"担当者IDは英数字と . _ @ - で入力してください: '{actor_id}'")
     db = connect(settings, create=True)
-    try:
+    with translate_errors(settings.db_url):
         upgrade(db)
         with db.transaction() as s:
             have = {c for c in s.scalars(select(Council.code))}
@@ -62,11 +63,21 @@ def init_database(settings: Settings, clock: Clock, actor_id: str) -> tuple[Kaiz
                     )
                 )
                 admin = actor_id
-    except DBAPIError as e:
-        raise StorageError(describe(e, settings.db_url)) from None
-    except DatabaseUnavailable as e:
-        raise StorageError(str(e)) from None
     return Kaizen(db, settings, clock), InitResult(settings.db_url, loaded, admin)
+
+
+def backup(k: Kaizen, actor_id: str, target: Path) -> int:
+    """`kaizen backup`: admins only, since the copy holds every council's cases and officers.
+
+    A target that cannot be written is refused first: a mistake in the command line is
+    reported as such whoever types it (as every command refuses bad input before asking who).
+    """
+    if target.exists():
+        raise InvalidInput(f"{target} は既にあります: 上書きしません")
+    if not target.parent.exists():
+        raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
+    access.require_admin(k.whoami(actor_id), "バックアップ (kaizen backup)")
+    return backup_sqlite(k.settings, target)
 
 
 def backup_sqlite(settings: Settings, target: Path) -> int:
@@ -81,8 +92,6 @@ def backup_sqlite(settings: Settings, target: Path) -> int:
     source = Path(u.database)
     if not source.exists():
         raise StorageError(f"データベースがありません: {source}")
-    if not target.parent.exists():
-        raise InvalidInput(f"保存先のフォルダがありません: {target.parent}")
     from urllib.parse import quote
 
     # Quoted: a '#', '?' or '%' in the path would otherwise cut the URI short.
@@ -98,5 +107,5 @@ def backup_sqlite(settings: Settings, target: Path) -> int:
         src.close()
     except sqlite3.Error as e:
         target.unlink(missing_ok=True)
-        raise StorageError(describe(e, settings.db_url)) from None
+        raise storage_error(e, settings.db_url) from None
     return pages

@@ -143,7 +143,9 @@ def test_pg_dump_and_pg_restore_round_trip(cli: Any, world: Any, tmp_path: Path)
     if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
         pytest.skip("pg_dump / pg_restore are not installed here")
     some_cases(world.k, world.company)
-    schema = make_url(world.url).query["options"].split("search_path=")[1]
+    options = make_url(world.url).query["options"]
+    assert isinstance(options, str)
+    schema = options.split("search_path=")[1]
     base = make_url(PG_URL)
     env = {**os.environ, "PGHOST": base.host or "", "PGPORT": str(base.port or 5432),
            "PGUSER": base.username or "", "PGPASSWORD": base.password or ""}  # fmt: skip
@@ -168,3 +170,22 @@ def test_pg_dump_and_pg_restore_round_trip(cli: Any, world: Any, tmp_path: Path)
             c.execute(text("DELETE FROM events"))
     finally:
         engine.dispose()
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("user", "fragment"),
+    [
+        ("tanaka", "管理者 (admin) のみ"),  # an officer: the copy would hold other councils
+        ("boss", "管理者 (admin) のみ"),
+        ("stranger", "stranger"),  # not registered
+    ],
+)
+def test_backup_is_an_admins_act(
+    cli: Any, world: Any, tmp_path: Path, user: str, fragment: str
+) -> None:
+    target = tmp_path / "copy.db"
+    r = cli("backup", str(target), db=world.url, user=user)
+    assert_clean_refusal(r.err, r.code)
+    assert r.code == 4 and fragment in r.err
+    assert not target.exists()

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -73,10 +73,19 @@ def bad(
     return Bad(argv, code, user, code != 2 if pg is None else pg, says, listing)
 
 
-ADMIN = {"user": "admin"}
-BOSS = {"user": "boss"}
-PARSE = {"pg": False}
-IN_TX = {"pg": True}  # invalid, but only the case's own facts tell
+# Keyword arguments shared by many rows (typed, so that `**ADMIN, **IN_TX` is checked).
+class As(TypedDict):
+    user: str
+
+
+class Backends(TypedDict):
+    pg: bool
+
+
+ADMIN: As = {"user": "admin"}
+BOSS: As = {"user": "boss"}
+PARSE: Backends = {"pg": False}
+IN_TX: Backends = {"pg": True}  # invalid, but only the case's own facts tell
 
 ROWS: list[Any] = [
     # ---------------------------------------------------------------- plan (no database)

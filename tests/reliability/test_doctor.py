@@ -429,3 +429,50 @@ def test_clean_database_exits_zero(cli: Any, world: Any) -> None:
     r = doctor(cli, world.url, "--json")
     assert r.code == 0, r.out
     assert json.loads(r.out) == {"ok": True, "cases": 1, "checks": list(CHECKS), "problems": []}
+
+
+# ------------------------------------------------------------------ who asks
+
+
+@pytest.fixture
+def two_councils(world: Any) -> tuple[Any, str, str]:
+    """A sound case of council 40 and a case of council 41 with a stage set by hand."""
+    k = world.k
+    c40 = open_case(k, world.company)
+    c41 = open_case(k, company(k, 41, actor="saga"), actor="saga")
+    sql(k, "UPDATE cases SET stage = 'planning' WHERE id = :c", c=c41)
+    return world, c40, c41
+
+
+@pytest.mark.parametrize(
+    ("user", "code", "cases", "flagged"),
+    [
+        ("admin", 1, 2, {"41"}),  # every council
+        ("saga", 1, 1, {"41"}),  # their own council: its broken case
+        ("tanaka", 0, 1, set()),  # their own council: sound; 41's case is not theirs to see
+        ("boss", 0, 1, set()),
+    ],
+)
+def test_doctor_checks_the_cases_the_actor_may_see(
+    cli: Any,
+    two_councils: tuple[Any, str, str],
+    user: str,
+    code: int,
+    cases: int,
+    flagged: set[str],
+) -> None:
+    world, _, c41 = two_councils
+    r = cli("doctor", "--json", db=world.url, user=user)
+    assert r.code == code, r.err
+    doc = json.loads(r.out)
+    assert doc["cases"] == cases
+    assert {p["case"][:2] for p in doc["problems"]} == flagged
+    assert all(p["case"] == c41 for p in doc["problems"])
+
+
+def test_doctor_refuses_an_unregistered_user(cli: Any, two_councils: tuple[Any, str, str]) -> None:
+    world, _, c41 = two_councils
+    r = cli("doctor", "--json", db=world.url, user="stranger")
+    assert r.code == 4 and r.out == ""
+    assert_clean_refusal(r.err, r.code)
+    assert "stranger" in r.err and c41 not in r.err

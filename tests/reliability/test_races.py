@@ -16,7 +16,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ class Crowd:
             time.sleep(0.005)
 
     def round(
-        self, cmds: dict[str, list[dict[str, Any]] | None], db: str = ""
+        self, cmds: Mapping[str, list[dict[str, Any]] | None], db: str = ""
     ) -> dict[str, list[Result]]:
         k = self.k
         for name in WORKERS:

@@ -40,7 +40,9 @@ def test_every_line_has_a_known_shape(program: str, track: str) -> None:
 @pytest.mark.parametrize(("program", "track"), PAIRS)
 def test_states_declared_once_with_labels(program: str, track: str) -> None:
     d = definition(program, track)
-    declared = [m.group("id", "label") for line in _body(d) if (m := STATE.match(line))]
+    declared: list[tuple[str, str]] = [
+        (m["id"], m["label"]) for line in _body(d) if (m := STATE.match(line))
+    ]
     assert [i for i, _ in declared] == list(d.stage_ids)
     assert len({i for i, _ in declared}) == len(declared)
     assert dict(declared) == {s.id: s.label for s in d.stages}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def test_many_threads_one_transition(
 ) -> None:
     cid = drive.open("405", "normal")
     ks = engines(6)
-    results = _race([lambda k=k: k.advance("tanaka", cid, "withdraw", reason="取下げ") for k in ks])
+    results = _race([partial(k.advance, "tanaka", cid, "withdraw", reason="取下げ") for k in ks])
     oks = [v for kind, v in results if kind == "ok"]
     errors = [e for kind, e in results if kind == "error"]
     assert len(oks) == 1, results
@@ -142,10 +143,7 @@ def test_threads_on_different_cases_do_not_mix(
     ks = engines(3)
     plan = [("apply", "application"), ("accept", "planning"), ("apply", "application")]
     results = _race(
-        [
-            lambda k=k, cid=cid, t=t: k.advance("tanaka", cid, t[0])
-            for k, cid, t in zip(ks, ids, plan, strict=True)
-        ]
+        [partial(k.advance, "tanaka", cid, t[0]) for k, cid, t in zip(ks, ids, plan, strict=True)]
     )
     assert all(kind == "ok" for kind, _ in results), results
     assert [v.stage for _, v in results] == [dest for _, dest in plan]
@@ -158,16 +156,13 @@ def test_concurrent_opens_get_distinct_ids(
     request: pytest.FixtureRequest,
 ) -> None:
     ks = engines(8)
-    results = _race(
-        [
-            lambda k=k: (
-                k.open_case(
-                    "tanaka", company=world.company, program="405", track="normal", council="40"
-                ).id
-            )
-            for k in ks
-        ]
-    )
+
+    def open_one(k: Kaizen) -> str:
+        return k.open_case(
+            "tanaka", company=world.company, program="405", track="normal", council="40"
+        ).id
+
+    results = _race([partial(open_one, k) for k in ks])
     errors = [e for kind, e in results if kind == "error"]
     assert errors == []
     ids = sorted(v for _, v in results)

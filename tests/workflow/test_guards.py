@@ -283,7 +283,8 @@ def test_estimates_required_per_track(drive: Driver) -> None:
         ("early", "guarantee", ()): "計画策定支援費用、伴走支援費用 (決算期)、金融機関交渉費用",
     }
     for (program, track, opts), labels in expected.items():
-        cid = drive.open(program, track, **{o: True for o in opts})
+        flags: dict[str, Any] = {o: True for o in opts}
+        cid = drive.open(program, track, **flags)
         missing = drive.k.show("tanaka", cid).missing["apply"]
         assert f"見積額が未登録の費用区分: {labels} (kaizen case estimate)" in missing
         cats = [c.category for c in drive.k.subsidy("tanaka", cid).categories]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from states.ids import make_corporate_number
-from tests.conftest import World
+from tests.conftest import Result, World
 from tests.workflow.conftest import SQLITE_ONLY, Driver, set_today
 
 NOW = "2030-01-15T10:00:00+09:00"  # every --on below is before it
@@ -65,11 +65,12 @@ class Cli:
         self.calls = 0
         self.pg = db.startswith("postgresql")
 
-    def __call__(self, *args: str, user: str = "tanaka") -> Any:
+    def __call__(self, *args: str, user: str = "tanaka") -> Result:
         self.calls += 1
-        return self.run(*args, user=user, db=self.db, now=NOW)
+        r: Result = self.run(*args, user=user, db=self.db, now=NOW)
+        return r
 
-    def ok(self, *args: str, user: str = "tanaka") -> Any:
+    def ok(self, *args: str, user: str = "tanaka") -> Result:
         r = self(*args, user=user)
         assert r.code == 0, (args, r.err)
         assert r.err == ""
@@ -87,7 +88,8 @@ class Cli:
         return doc
 
     def show(self, case: str) -> dict[str, Any]:
-        return self.json("case", "show", case)  # type: ignore[no-any-return]
+        doc: dict[str, Any] = self.json("case", "show", case)
+        return doc
 
     def fact(self, case: str, *args: str, user: str = "tanaka") -> Any:
         """`kaizen case FACT CASE …`: one more event, same stage."""
@@ -145,7 +147,7 @@ def cli(run_cli: Callable[..., Any], db_url: str) -> Iterator[Cli]:
 
 
 def _open(cli: Cli, program: str, track: str, on: str, *extra: str) -> dict[str, Any]:
-    doc = cli.json(
+    doc: dict[str, Any] = cli.json(
         "case", "open", "--company", COMPANY, "--program", program, "--track", track,
         "--council", "40", "--advisor", "博多会計事務所", "--on", on, *extra,
     )  # fmt: skip
@@ -165,7 +167,7 @@ def _open(cli: Cli, program: str, track: str, on: str, *extra: str) -> dict[str,
 
 
 def _subsidy(cli: Cli, case: str) -> dict[str, Any]:
-    doc = cli.json("subsidy", case)
+    doc: dict[str, Any] = cli.json("subsidy", case)
     assert {"categories", "total"} <= set(doc)
     for line in doc["categories"]:
         assert set(line) >= SUBSIDY_KEYS

@@ -63,7 +63,7 @@ def test_caps_per_track(
     drive: Driver,
     program: str,
     track: str,
-    options: dict[str, bool],
+    options: dict[str, Any],
     fees: dict[str, int],
     expected: dict[str, tuple[int, int]],
 ) -> None:

@@ -46,7 +46,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+            self.messages.append((list(envelope.rcpt_tos), msg))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
