@@ -65,8 +65,6 @@ def bad(
     return Bad(argv, code, user, says, listing, now)
 
 
-ADMIN = {"user": "admin"}
-BOSS = {"user": "boss"}
 CO_ADD = ("company", "add", "--number", "{NEW}", "--fiscal-year-end", "3", "--name")
 OPEN = ("case", "open", "--company", "{CO}", "--program", "405", "--council", "40")
 PRIOR = ("company", "prior-use", "{CO}", "--program", "405", "--fiscal-year", "2021")
@@ -84,7 +82,7 @@ ROWS: list[Bad] = [
     bad(*OPEN, "--advisor", SUR, says=UTF8),
     bad(*OPEN, "--advisor", SJIS, says=UTF8),
     bad(*OPEN, "--affected", SUR, says=UTF8),
-    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", SJIS, says=UTF8, **BOSS),
+    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", SJIS, says=UTF8, user="boss"),
     bad("case", "advance", "{C2}", "withdraw", "--reason", SUR, says=UTF8),
     bad("case", "advance", "{C1}", SUR, says=UTF8),
     bad("case", "consent", "{C2}", SJIS, says=UTF8),
@@ -92,12 +90,12 @@ ROWS: list[Bad] = [
     bad("case", "show", "40-2026-0001" + SUR[-1], says=UTF8),
     bad("case", "list", "--officer", SJIS, says=UTF8),
     bad(*PRIOR, "--note", SJIS, says=UTF8),
-    bad(*OFFICER, SJIS, says=UTF8, **ADMIN),
-    bad("officer", "add", SUR, "--name", "X", "--council", "40", says=UTF8, **ADMIN),
+    bad(*OFFICER, SJIS, says=UTF8, user="admin"),
+    bad("officer", "add", SUR, "--name", "X", "--council", "40", says=UTF8, user="admin"),
     bad("company", "uses", SUR, says=UTF8),
     bad("report", "board", "--council", SJIS, says=UTF8),
     bad("report", "overdue", "--csv", "{F}/" + SJIS + ".csv", says=UTF8),
-    bad("import", "cases", "{F}/" + SJIS + ".csv", says=UTF8, **ADMIN),
+    bad("import", "cases", "{F}/" + SJIS + ".csv", says=UTF8, user="admin"),
     bad("export", "cases", "{F}/" + SUR + ".csv", says=UTF8),
     bad("rules", "show", SJIS, says=UTF8),
     bad("plan", "--fiscal-year-end", "5", "--program", SUR, says=UTF8),
@@ -119,10 +117,10 @@ ROWS: list[Bad] = [
     bad("case", "lender", "{C1}", "銀行\r", says="\\x0d"),
     bad(*OPEN, "--advisor", ESC, says="\\x1b"),
     bad(*OPEN, "--advisor", "博多\x1b[31m会計", says="\\x1b"),
-    bad(*OFFICER, ESC, says="\\x1b", **ADMIN),
-    bad(*OFFICER, "田中\u0085", says="\\x85", **ADMIN),
+    bad(*OFFICER, ESC, says="\\x1b", user="admin"),
+    bad(*OFFICER, "田中\u0085", says="\\x85", user="admin"),
     bad("case", "advance", "{C2}", "withdraw", "--reason", ESC, says="\\x1b"),
-    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", ESC, says="\\x1b", **BOSS),
+    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", ESC, says="\\x1b", user="boss"),
     bad(*PRIOR, "--note", ESC, says="\\x1b"),
     bad(*PRIOR, "--note", "備考\x9b2J", says="\\x9b"),
     # ------------------------------------------------ names empty once invisible characters go
@@ -132,9 +130,9 @@ ROWS: list[Bad] = [
     bad("case", "lender", "{C1}", ZW, says="空"),
     bad("case", "lender", "{C1}", BIDI_ONLY, says="空"),
     bad("case", "lender", "{C1}", "\u2060\u200d", says="空"),
-    bad(*OFFICER, ZW, says="空", **ADMIN),
+    bad(*OFFICER, ZW, says="空", user="admin"),
     bad("case", "advance", "{C2}", "withdraw", "--reason", BIDI_ONLY, code=6),
-    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", ZW, says="空", **BOSS),
+    bad("case", "extend", "{C2}", "--until", "2029-01-01", "--reason", ZW, says="空", user="boss"),
     bad("case", "lender", "{C1}", "福岡\u200b銀行", code=7),  # the same lender once cleaned
     bad("case", "lender", "{C1}", "\u202e福岡銀行", code=7),
     bad("case", "lender", "{C1}", "福岡銀行\ufeff", code=7),
@@ -157,11 +155,11 @@ ROWS: list[Bad] = [
     bad("case", "consent", "{C2}", "福岡銀行", "--on", "1900-01-01", says=RANGE),
     bad("case", "plan", "{C2}", "--on", "2200-02-02", says=RANGE),
     bad("case", "report", "{C3}", "--on", "1999-01-01", says=RANGE),
-    bad("case", "extend", "{C2}", "--until", "9999-12-31", "--reason", "x", says=RANGE, **BOSS),
-    bad("case", "extend", "{C2}", "--until", "2100-01-01", "--reason", "x", says=RANGE, **BOSS),
-    bad("remind", "--dry-run", "--at", "9999-12-31T23:59", says=RANGE, **ADMIN),
-    bad("remind", "--dry-run", "--at", "0001-01-01T00:00", says=RANGE, **ADMIN),
-    bad("remind", "--dry-run", "--at", "2100-01-01T09:00+09:00", says=RANGE, **ADMIN),
+    bad("case", "extend", "{C2}", "--until", "9999-12-31", "--reason", "x", says=RANGE, user="boss"),
+    bad("case", "extend", "{C2}", "--until", "2100-01-01", "--reason", "x", says=RANGE, user="boss"),
+    bad("remind", "--dry-run", "--at", "9999-12-31T23:59", says=RANGE, user="admin"),
+    bad("remind", "--dry-run", "--at", "0001-01-01T00:00", says=RANGE, user="admin"),
+    bad("remind", "--dry-run", "--at", "2100-01-01T09:00+09:00", says=RANGE, user="admin"),
     # ------------------------------------------------ 年度: a plausible one only
     *(
         bad("report", name, "--fiscal-year", fy, says=RANGE)
@@ -196,9 +194,9 @@ ROWS: list[Bad] = [
     bad("plan", "--fiscal-year-end", "5", "--from", "\x1b[2J", says="\\x1b"),
     bad("--config", "{F}/[/i].toml", "case", "list", says="[/i]"),
     # ------------------------------------------------ hostile import files
-    bad("import", "cases", "{F}/esc.csv", listing=True, says="\\x1b", **ADMIN),
-    bad("import", "cases", "{F}/nul.csv", listing=True, says="\\x00", **ADMIN),
-    bad("import", "cases", "{F}/huge_cell.csv", listing=True, **ADMIN),
+    bad("import", "cases", "{F}/esc.csv", listing=True, says="\\x1b", user="admin"),
+    bad("import", "cases", "{F}/nul.csv", listing=True, says="\\x00", user="admin"),
+    bad("import", "cases", "{F}/huge_cell.csv", listing=True, user="admin"),
 ]  # fmt: skip
 
 

@@ -11,8 +11,9 @@ too: a step the commands refuse is refused in an imported row with the same word
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -181,18 +182,19 @@ def _refused_by_command(drive: Driver, kind: str) -> tuple[str, str]:
     k = drive.k
     set_today(drive.world, date(2025, 4, 7))
     cid = drive.open("405", "normal")
+    step: Callable[[], object]
     if kind == "stale_certificate":
         k.record_certificate("tanaka", cid, k.today() - timedelta(days=120))
         drive.prepare_apply(cid)
-        step = lambda: drive.step(cid, "apply")  # noqa: E731
+        step = partial(drive.step, cid, "apply")
     elif kind == "unconsented_lender":
         k.add_lender("tanaka", cid, "西日本シティ銀行")  # never consents
         drive.to(cid, "bank_negotiation")
-        step = lambda: drive.step(cid, "agree")  # noqa: E731
+        step = partial(drive.step, cid, "agree")
     else:
         drive.prepare_apply(cid)
         drive.step(cid, "apply")
-        step = lambda: k.record_fee("tanaka", cid, "dd_plan", 2_400_000)  # noqa: E731
+        step = partial(k.record_fee, "tanaka", cid, "dd_plan", 2_400_000)
     with pytest.raises(KaizenError) as refused:
         step()
     return cid, refused.value.message
