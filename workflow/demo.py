@@ -25,14 +25,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, inspect, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from states.calendar import BusinessCalendar, fiscal_year
 from states.eligibility import canonical_legal_form
 from states.ids import make_corporate_number, validate_corporate_number
 from states.programs import catalog
-from storage.db import describe
 from storage.models import (
     Base,
     Case,
@@ -44,13 +42,12 @@ from workflow import milestones, store
 from workflow.cases import new_case
 from workflow.clock import JST, Clock, FixedClock, today_jst
 from workflow.config import Settings
+from workflow.dberrors import translate_errors
 from workflow.decide import Env, case_rules, decide_move, decide_open, plan, replan_into
 from workflow.errors import (
     Conflict,
     InvalidInput,
-    KaizenError,
     PermissionDenied,
-    StorageError,
 )
 from workflow.facts import (
     AddLender,
@@ -742,12 +739,8 @@ def run_demo(
         raise InvalidInput(f"--cases は {MIN_CASES} から {MAX_CASES} です: {cases}")
     started = time.perf_counter()
     k, init = init_database(settings, clock, actor_id)
-    try:
+    with translate_errors(settings.db_url):
         return _fill(k, init.admin_created, settings, clock, actor_id, seed, cases, force, started)
-    except KaizenError:
-        raise
-    except DBAPIError as e:
-        raise StorageError(describe(e, settings.db_url)) from None
 
 
 def _fill(

@@ -34,6 +34,7 @@ from storage.models import (
     Reminder,
 )
 from workflow import access
+from workflow.dberrors import STALE
 from workflow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from workflow.reuse import Use
 from workflow.snapshot import (
@@ -53,11 +54,6 @@ from workflow.snapshot import (
     Snapshot,
 )
 from workflow.views import Actor
-
-STALE = (
-    "他の担当者が同時にこの案件を変更しました: 何も保存していません。"
-    "'kaizen case show' で確認してから再実行してください"
-)
 
 
 def _table(model: Any) -> Table:

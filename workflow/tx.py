@@ -2,12 +2,9 @@
 
 `Boundaries` is what every use case is handed: the database, the settings, the clock and the
 business calendar (design.md §9). `write(b)` is one unit of work — commit on success, roll back
-on any exception — and `read(b)` a read-only session; both translate storage failures once:
-
-    sqlalchemy IntegrityError            → Conflict      (duplicate, or written meanwhile)
-    DBAPIError, DatabaseUnavailable      → StorageError  (locked, read-only, corrupt, down)
-
-A `KaizenError` raised inside passes through unchanged (after the rollback).
+on any exception — and `read(b)` a read-only session; both translate storage failures through
+the one mapper, `workflow.dberrors.translate_errors`. A `KaizenError` raised inside passes
+through unchanged (after the rollback).
 """
 
 from __future__ import annotations
@@ -17,15 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from states.calendar import BusinessCalendar
-from storage.db import Database, DatabaseUnavailable, describe
+from storage.db import Database
 from workflow.clock import Clock, today_jst
 from workflow.config import Settings
+from workflow.dberrors import translate_errors
 from workflow.decide import Env
-from workflow.errors import Conflict, KaizenError, StorageError
 from workflow.reference import calendar_for, find_version, pick_version
 
 
@@ -64,29 +60,11 @@ def boundaries(
 
 @contextmanager
 def write(b: Boundaries) -> Iterator[Session]:
-    try:
-        with b.db.transaction() as s:
-            yield s
-    except KaizenError:
-        raise
-    except IntegrityError as e:
-        raise Conflict(
-            f"同じデータが既に登録されているか、同時に登録されました: {describe(e)}"
-        ) from None
-    except DBAPIError as e:
-        raise StorageError(describe(e, b.db.url)) from None
-    except DatabaseUnavailable as e:
-        raise StorageError(str(e)) from None
+    with translate_errors(b.db), b.db.transaction() as s:
+        yield s
 
 
 @contextmanager
 def read(b: Boundaries) -> Iterator[Session]:
-    try:
-        with b.db.reading() as s:
-            yield s
-    except KaizenError:
-        raise
-    except DBAPIError as e:
-        raise StorageError(describe(e, b.db.url)) from None
-    except DatabaseUnavailable as e:
-        raise StorageError(str(e)) from None
+    with translate_errors(b.db), b.db.reading() as s:
+        yield s
