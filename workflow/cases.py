@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from states.money import split_plan_share
 from states.programs import INITIAL_STAGE, catalog
+from states.rules import RuleVersion
 from states.timeline import monitoring_period_count
 from storage.models import Case, Company, Council, Event, Milestone
 from workflow import access, store
@@ -21,6 +22,7 @@ from workflow.decide import (
     decide_open,
     definition,
     display_rules,
+    monitoring_period,
     payment_room,
     pending,
     subsidy_lines,
@@ -235,6 +237,7 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
         valid_until=case.valid_until,
         periods_paid=case.periods_paid,
         periods_total=monitoring_period_count(case.program, rules, case.interim_monitoring),
+        report_from=report_from(snap, rules),
         version=case.version,
         triggers=allowed_triggers(case.program, case.track, case.stage),
         missing=pending(snap, who, env),
@@ -242,6 +245,14 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
         milestones=ms,
         events=evs,
     )
+
+
+def report_from(snap: Snapshot, rules: RuleVersion) -> date | None:
+    """In monitoring, the first day the current period's report may be recorded."""
+    if snap.case.stage != "monitoring":
+        return None
+    p = monitoring_period(snap, rules, snap.case.periods_paid + 1)
+    return p.last_day + timedelta(days=1) if p else None
 
 
 def subsidy(b: Boundaries, actor_id: str, case_id: str) -> SubsidyView:

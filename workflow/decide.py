@@ -153,6 +153,7 @@ def guard_facts(
     on: date,
     reason: str | None,
     trigger: str,
+    calendar: BusinessCalendar,
 ) -> Facts:
     """What the guards of `trigger` read, from what the snapshot holds."""
     case, company = snap.case, snap.company
@@ -188,7 +189,20 @@ def guard_facts(
         periods_paid=case.periods_paid,
         periods_total=monitoring_period_count(case.program, rules, case.interim_monitoring),
         reuse=reuse,
+        deadline=deadline(case, rules, calendar),
     )
+
+
+def deadline(case: CaseState, rules: RuleVersion, calendar: BusinessCalendar) -> date | None:
+    """The date after which the case cannot go on without a supervisor: a 405 application's
+    validity (set at acceptance, extendable), an early plan-cost claim's (1 year after the
+    application unless a supervisor recorded an exception)."""
+    if case.program == "405":
+        return case.valid_until
+    if case.applied_on is None:
+        return None
+    months = rules.deadline("early_payment_claim_within_months")
+    return case.valid_until or date_plus_months(case.applied_on, months, calendar)
 
 
 def pending(snap: Snapshot, actor: Actor, env: Env) -> dict[str, list[str]]:
@@ -202,7 +216,9 @@ def pending(snap: Snapshot, actor: Actor, env: Env) -> dict[str, list[str]]:
     ]
     if not forward:
         return {}
-    facts = guard_facts(snap, d, display_rules(case, env), actor, env.today, None, forward[0])
+    facts = guard_facts(
+        snap, d, display_rules(case, env), actor, env.today, None, forward[0], env.calendar
+    )
     out: dict[str, list[str]] = {}
     for t in forward:
         f = failures(d.transition(t).guards, facts)
@@ -247,7 +263,7 @@ def decide_move(
         rules = env.version_on(when)
     if rules is None:
         rules = env.version_on(case.applied_on or when)
-    facts = guard_facts(snap, d, rules, actor, when, reason, trigger)
+    facts = guard_facts(snap, d, rules, actor, when, reason, trigger, env.calendar)
     token = Token(case.stage, check=lambda trig: failures(d.transition(trig).guards, facts))
     try:
         ok = fire(case.program, case.track, token, trigger)
@@ -473,24 +489,31 @@ def opened(snap: Snapshot, first: EventRow, env: Env, *, replan: bool = True) ->
 
 def plan(snap: Snapshot, rules: RuleVersion, env: Env) -> list[milestones.Planned]:
     """The milestones the planner gives the case now (nothing compared, nothing written)."""
+    return milestones.compute(case_dates(snap), snap.moves, rules, env.calendar)
+
+
+def monitoring_period(snap: Snapshot, rules: RuleVersion, n: int) -> milestones.Period | None:
+    """The case's n-th monitoring period (1-based), None past the last."""
+    periods = milestones.monitoring_periods(case_dates(snap), snap.moves, rules)
+    return periods[n - 1] if 0 < n <= len(periods) else None
+
+
+def case_dates(snap: Snapshot) -> milestones.CaseDates:
+    """What the planner reads of a case."""
     case = snap.case
-    return milestones.compute(
-        milestones.CaseDates(
-            program=case.program,
-            fiscal_year_end=snap.company.fiscal_year_end,
-            interim_monitoring=case.interim_monitoring,
-            opened_on=case.opened_on,
-            certificate_issued=case.certificate_issued,
-            applied_on=case.applied_on,
-            accepted_on=case.accepted_on,
-            agreed_on=case.agreed_on,
-            decided_on=case.decided_on,
-            valid_until=case.valid_until,
-            stage=case.stage,
-        ),
-        snap.moves,
-        rules,
-        env.calendar,
+    return milestones.CaseDates(
+        program=case.program,
+        fiscal_year_end=snap.company.fiscal_year_end,
+        interim_monitoring=case.interim_monitoring,
+        opened_on=case.opened_on,
+        certificate_issued=case.certificate_issued,
+        applied_on=case.applied_on,
+        accepted_on=case.accepted_on,
+        agreed_on=case.agreed_on,
+        decided_on=case.decided_on,
+        valid_until=case.valid_until,
+        stage=case.stage,
+        reports=tuple(on for _, on in sorted(snap.report_map.items())),
     )
 
 

@@ -11,12 +11,21 @@ imported history has one `import` event), so a fact's rule lives here only.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from states.programs import catalog
+from states.timeline import date_plus_months
 from workflow import access
-from workflow.decide import Env, definition, event, finish
+from workflow.decide import (
+    Env,
+    case_rules,
+    deadline,
+    definition,
+    event,
+    finish,
+    monitoring_period,
+)
 from workflow.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflow.snapshot import (
     COSTS,
@@ -77,6 +86,8 @@ class Extend:
     reason: str
 
 
+EXTEND_MONTHS_MAX = 24  # an extension or exception reaches at most this far past the deadline
+
 FactCommand = Estimate | Fee | AddLender | Consent | Certificate | Plan | Report | Extend
 
 # The fact id (event trigger, `[facts]` key) and what the loader must read for it.
@@ -115,7 +126,7 @@ def decide_fact(
     """Record one fact with its event; every refusal raises before anything is decided."""
     fid = fact_id(cmd)
     check_window(snap, fid)
-    after, changes, detail = apply_fact(snap, actor, cmd)
+    after, changes, detail = apply_fact(snap, actor, cmd, env)
     on = effective_on(cmd)
     case = after.case
     if on is not None and on > case.last_event_on:
@@ -162,7 +173,7 @@ def category(snap: Snapshot, category_id: str) -> str:
 
 
 def apply_fact(
-    snap: Snapshot, actor: Actor, cmd: FactCommand, *, windows: bool = True
+    snap: Snapshot, actor: Actor, cmd: FactCommand, env: Env, *, windows: bool = True
 ) -> tuple[Snapshot, ChangeSet, dict[str, Any]]:
     """The fact's own rules and rows, without its event: shared with the importer, which
     sets a file's facts whatever the stage (`windows=False`: a fee's phase window unchecked;
@@ -196,8 +207,8 @@ def apply_fact(
         ch.case = after.case
         return after, ch, {"plan": cmd.on}
     if isinstance(cmd, Report):
-        return _report(snap, ch, cmd)
-    return _extend(snap, ch, actor, cmd)
+        return _report(snap, ch, cmd, env)
+    return _extend(snap, ch, actor, cmd, env)
 
 
 def _with_cost(snap: Snapshot, cost: CostState) -> Snapshot:
@@ -251,12 +262,20 @@ def _consent(
 
 
 def _report(
-    snap: Snapshot, ch: ChangeSet, cmd: Report
+    snap: Snapshot, ch: ChangeSet, cmd: Report, env: Env
 ) -> tuple[Snapshot, ChangeSet, dict[str, Any]]:
     case = snap.case
     period = case.periods_paid + 1
     if case.decided_on and cmd.on < case.decided_on:
         raise InvalidInput(f"報告日 {cmd.on} は支払決定日 {case.decided_on} より前です")
+    p = monitoring_period(snap, case_rules(case, env), period)
+    if p is not None and cmd.on <= p.last_day:
+        # A report covers a period that has ended (rules.md §5): earlier, the withheld half
+        # of the plan subsidy would be paid before the first real report.
+        raise InvalidInput(
+            f"{p.short}のモニタリング期間 ({p.end[0]}年{p.end[1]}月まで) は {p.last_day} に終わります: "
+            f"報告は {p.last_day + timedelta(days=1)} 以降に登録してください"
+        )
     if period in snap.report_map:
         raise Conflict(f"第{period}期のモニタリング報告は既に登録されています")
     ch.reports[period] = cmd.on
@@ -265,14 +284,24 @@ def _report(
 
 
 def _extend(
-    snap: Snapshot, ch: ChangeSet, actor: Actor, cmd: Extend
+    snap: Snapshot, ch: ChangeSet, actor: Actor, cmd: Extend, env: Env
 ) -> tuple[Snapshot, ChangeSet, dict[str, Any]]:
     case = snap.case
-    access.require_supervisor(actor, case.council, "利用申請の有効期限の延長")
-    if case.program != "405" or case.accepted_on is None:
+    what = "利用申請の有効期限の延長" if case.program == "405" else "支払申請の期限の例外"
+    access.require_supervisor(actor, case.council, what)
+    if case.program == "405" and case.accepted_on is None:
         raise NotAllowed("有効期限の延長は受付済みの 405 案件だけです")
-    if cmd.until <= (case.valid_until or case.accepted_on):
-        raise InvalidInput(f"延長後の期限 {cmd.until} は現在の期限より後にしてください")
+    if case.program == "early" and (case.applied_on is None or case.decided_on is not None):
+        raise NotAllowed("支払申請の期限の例外は、利用申請後・支払決定前の早期案件だけです")
+    current = deadline(case, env.version(case.rule_version or ""), env.calendar)
+    assert current is not None
+    if cmd.until <= current:
+        raise InvalidInput(f"延長後の期限 {cmd.until} は現在の期限 {current} より後にしてください")
+    longest = date_plus_months(current, EXTEND_MONTHS_MAX, env.calendar)
+    if cmd.until > longest:
+        raise InvalidInput(
+            f"延長後の期限 {cmd.until} は現在の期限 {current} から{EXTEND_MONTHS_MAX}か月 ({longest}) までです"
+        )
     after = replace(snap, case=replace(case, valid_until=cmd.until))
     ch.case = after.case
     return after, ch, {"valid_until": cmd.until, "reason": cmd.reason}

@@ -44,6 +44,7 @@ class Facts:
     periods_paid: int
     periods_total: int
     reuse: ReuseDecision | None = None
+    deadline: date | None = None  # 405: the application's validity; early: the claim's
 
     @property
     def current_period(self) -> int:
@@ -167,6 +168,27 @@ def _no_periods_remaining(f: Facts) -> list[str]:
     return [f"モニタリング期間が残っています (あと{left}期): pay_monitoring を使ってください"]
 
 
+EXTEND = "kaizen case extend CASE --until DATE --reason 理由"
+
+
+def _application_valid(f: Facts) -> list[str]:
+    if f.deadline is None or f.on <= f.deadline:
+        return []
+    return [
+        f"利用申請の有効期限 {f.deadline} を過ぎて失効しています: "
+        f"統括責任者が延長するまで進められません ({EXTEND})"
+    ]
+
+
+def _claim_within_deadline(f: Facts) -> list[str]:
+    if f.deadline is None or f.on <= f.deadline:
+        return []
+    return [
+        f"支払申請の期限 {f.deadline} (利用申請から1年) を過ぎています: "
+        f"統括責任者が例外として期限を記録してください ({EXTEND})"
+    ]
+
+
 def _reason(f: Facts) -> list[str]:
     return [] if f.reason and f.reason.strip() else ["理由 (--reason) を記載してください"]
 
@@ -188,6 +210,8 @@ GUARDS: dict[str, Callable[[Facts], list[str]]] = {
     "periods_remaining": _periods_remaining,
     "no_periods_remaining": _no_periods_remaining,
     "reason_given": _reason,
+    "application_valid": _application_valid,
+    "claim_within_deadline": _claim_within_deadline,
 }
 
 

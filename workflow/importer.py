@@ -286,7 +286,7 @@ class _Replay:
     def fact(self, actor: Actor, cmd: FactCommand) -> None:
         """A fact set from the file (no fact event: the history has one `import` event)."""
         try:
-            self.snap, ch, _ = apply_fact(self.snap, actor, cmd, windows=False)
+            self.snap, ch, _ = apply_fact(self.snap, actor, cmd, self.env, windows=False)
         except KaizenError as e:
             raise RowError("費用" if isinstance(cmd, Fee) else None, e.message) from None
         self.changes = self.changes.merge(ch)

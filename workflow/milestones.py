@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from states.calendar import BusinessCalendar
-from states.rules import RuleVersion
+from states.rules import RuleVersion, TemplateMilestone
 from states.timeline import (
     add_months,
     date_plus_months,
@@ -48,6 +48,7 @@ class CaseDates:
     decided_on: date | None
     valid_until: date | None
     stage: str
+    reports: tuple[date, ...] = ()  # monitoring reports recorded, period 1 first
 
 
 @dataclass(frozen=True)
@@ -77,91 +78,29 @@ def compute(
     cal: BusinessCalendar,
 ) -> list[Planned]:
     out: list[Planned] = []
-    kickoff = _ym(case.opened_on)
-    shift = 0
-    plan_ym: YM | None = None
-    template = rules.timeline[case.program]
-    for t in template:
-        due_ym = add_months(kickoff, t.month + shift)
-        done = _first(events, t.done_by)
-        if done is not None and months_between(due_ym, _ym(done)) > 0:
-            shift += months_between(due_ym, _ym(done))
+    tpl = _template(case, events, rules)
+    for t, due_ym, done in tpl.rows:
         out.append(Planned(t.key, t.label, t.stage, month_due(due_ym, cal), done))
-        if t.done_by == "agree":
-            plan_ym = _ym(done) if done else due_ym
-    last_template_ym = add_months(kickoff, max(t.month for t in template) + shift)
 
-    # Monitoring: from the payment decision if made, else projected from the template.
     claims = [on for t, on in events if t == "claim_monitoring"]
-    start = _ym(case.decided_on) if case.decided_on else last_template_ym
-    # (key, label, short name for the claim's label, period end, report lag in months)
-    periods: list[tuple[str, str, str, YM, int]]
-    if case.program == "405":
-        start = (
-            _ym(case.decided_on)
-            if case.decided_on
-            else add_months(kickoff, rules.monitoring("405", "start_month") + shift)
-        )
-        lag = rules.monitoring("405", "report_months_after_period_end")
-        ends = period_ends_405(
-            start,
-            case.fiscal_year_end,
-            rules.monitoring("405", "per_year"),
-            rules.monitoring("405", "periods"),
-        )
-        periods = [
-            (
-                f"monitoring_{i}",
-                f"モニタリング報告 第{i}期 ({e[0]}年{e[1]}月 "
-                f"{'決算' if e[1] == case.fiscal_year_end else '中間決算'})",
-                f"第{i}期",
-                e,
-                lag,
-            )
-            for i, e in enumerate(ends, 1)
-        ]
-    else:
-        plan = _ym(case.agreed_on) if case.agreed_on else (plan_ym or start)
-        year_end = early_year_end(
-            plan, case.fiscal_year_end, rules.monitoring("early", "year_end_min_months_after_plan")
-        )
-        lag = rules.monitoring("early", "report_months_after_year_end")
-        periods = []
-        if case.interim_monitoring:
-            interim = add_months(
-                year_end, -rules.monitoring("early", "interim_months_before_year_end")
-            )
-            periods.append(
-                (
-                    "monitoring_interim",
-                    f"伴走支援 (期中) 報告 ({interim[0]}年{interim[1]}月)",
-                    "期中",
-                    interim,
-                    lag,
-                )
-            )
-        periods.append(
-            (
-                "monitoring_year_end",
-                f"伴走支援 (決算期) 報告 ({year_end[0]}年{year_end[1]}月決算)",
-                "決算期",
-                year_end,
-                lag,
-            )
-        )
     claim_days = rules.deadline("monitoring_claim_reminder_days")
-    for i, (key, label, short, end, lag_m) in enumerate(periods):
-        done = claims[i] if i < len(claims) else None
-        out.append(Planned(key, label, "monitoring", month_due(add_months(end, lag_m), cal), done))
+    for i, p in enumerate(_periods(case, tpl, rules)):
+        report_due = month_due(add_months(p.end, p.lag), cal)
+        reported = case.reports[i] if i < len(case.reports) else None
+        claimed = claims[i] if i < len(claims) else None
+        # A report recorded closes its milestone on its own date (rules.md §5).
+        out.append(Planned(p.key, p.label, "monitoring", report_due, reported or claimed))
         if claim_days:
-            last = _month_end(end)
+            # Never due before the period's report: the later of the report's deadline and
+            # `claim_days` after the period end, on a business day.
+            due = max(report_due, p.last_day + timedelta(days=claim_days))
             out.append(
                 Planned(
-                    f"{key}_claim",
-                    f"伴走支払申請 {short} (期末{end[0]}年{end[1]}月から{claim_days}日)",
+                    f"{p.key}_claim",
+                    f"伴走支払申請 {p.short} (期末{p.end[0]}年{p.end[1]}月から{claim_days}日)",
                     "monitoring",
-                    cal.next_business_day(last + timedelta(days=claim_days)),
-                    done,
+                    cal.next_business_day(due),
+                    claimed,
                 )
             )
 
@@ -198,7 +137,8 @@ def compute(
                 "payment_claim_deadline",
                 "支払申請の期限 (利用申請から1年以内)",
                 "payment_claim",
-                date_plus_months(
+                case.valid_until  # a supervisor's recorded exception
+                or date_plus_months(
                     case.applied_on, rules.deadline("early_payment_claim_within_months"), cal
                 ),
                 # Done when the claim is decided: agreeing only opens the payment_claim stage,
@@ -206,6 +146,114 @@ def compute(
                 case.decided_on,
             )
         )
+    return out
+
+
+@dataclass(frozen=True)
+class Period:
+    """One monitoring period: its milestone key, labels, last month and report lag."""
+
+    key: str
+    label: str
+    short: str
+    end: YM
+    lag: int  # months after the period's end the report is due
+
+    @property
+    def last_day(self) -> date:
+        return _month_end(self.end)
+
+
+def monitoring_periods(
+    case: CaseDates, events: Sequence[tuple[str, date]], rules: RuleVersion
+) -> list[Period]:
+    """The case's monitoring periods, in order (period 1 first)."""
+    return _periods(case, _template(case, events, rules), rules)
+
+
+@dataclass(frozen=True)
+class _Template:
+    rows: list[tuple[TemplateMilestone, YM, date | None]]  # (milestone, due month, done on)
+    kickoff: YM
+    shift: int  # months the timeline moved because a step was done late
+    plan_ym: YM | None  # the month the plan was (or is due to be) agreed
+    last_ym: YM
+
+
+def _template(case: CaseDates, events: Sequence[tuple[str, date]], rules: RuleVersion) -> _Template:
+    """The template milestones anchored on the first consultation; one done late pushes every
+    later one back by the months it ran over."""
+    kickoff = _ym(case.opened_on)
+    shift = 0
+    plan_ym: YM | None = None
+    rows = []
+    template = rules.timeline[case.program]
+    for t in template:
+        due_ym = add_months(kickoff, t.month + shift)
+        done = _first(events, t.done_by)
+        if done is not None and months_between(due_ym, _ym(done)) > 0:
+            shift += months_between(due_ym, _ym(done))
+        rows.append((t, due_ym, done))
+        if t.done_by == "agree":
+            plan_ym = _ym(done) if done else due_ym
+    last = add_months(kickoff, max(t.month for t in template) + shift)
+    return _Template(rows, kickoff, shift, plan_ym, last)
+
+
+def _periods(case: CaseDates, tpl: _Template, rules: RuleVersion) -> list[Period]:
+    """Monitoring: from the payment decision if made, else projected from the template."""
+    kickoff, shift, plan_ym = tpl.kickoff, tpl.shift, tpl.plan_ym
+    start = _ym(case.decided_on) if case.decided_on else tpl.last_ym
+    if case.program == "405":
+        start = (
+            _ym(case.decided_on)
+            if case.decided_on
+            else add_months(kickoff, rules.monitoring("405", "start_month") + shift)
+        )
+        lag = rules.monitoring("405", "report_months_after_period_end")
+        ends = period_ends_405(
+            start,
+            case.fiscal_year_end,
+            rules.monitoring("405", "per_year"),
+            rules.monitoring("405", "periods"),
+        )
+        return [
+            Period(
+                f"monitoring_{i}",
+                f"モニタリング報告 第{i}期 ({e[0]}年{e[1]}月 "
+                f"{'決算' if e[1] == case.fiscal_year_end else '中間決算'})",
+                f"第{i}期",
+                e,
+                lag,
+            )
+            for i, e in enumerate(ends, 1)
+        ]
+    plan = _ym(case.agreed_on) if case.agreed_on else (plan_ym or start)
+    year_end = early_year_end(
+        plan, case.fiscal_year_end, rules.monitoring("early", "year_end_min_months_after_plan")
+    )
+    lag = rules.monitoring("early", "report_months_after_year_end")
+    out = []
+    if case.interim_monitoring:
+        interim = add_months(year_end, -rules.monitoring("early", "interim_months_before_year_end"))
+        out.append(
+            Period(
+                "monitoring_interim",
+                f"伴走支援 (期中) 報告 ({interim[0]}年{interim[1]}月)",
+                "期中",
+                interim,
+                lag,
+            )
+        )
+    out.append(
+        Period(
+            "monitoring_year_end",
+            f"伴走支援 (決算期) 報告 ({year_end[0]}年{year_end[1]}月決算)",
+            "決算期",
+            year_end,
+            lag,
+        )
+    )
     return out
 
 

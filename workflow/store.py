@@ -286,7 +286,8 @@ def load(s: Session, case_id: str, who: Actor, needs: Needs) -> Snapshot:
         },
         next_seq=int(row[-1]) + 1,
     )
-    return fill(s, snap, needs)
+    # The planner reads the reports (a report closes its milestone): always loaded.
+    return fill(s, snap, needs | {REPORTS})
 
 
 def fill(s: Session, snap: Snapshot, needs: Needs) -> Snapshot:

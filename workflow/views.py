@@ -98,6 +98,7 @@ class CaseView:
     valid_until: date | None
     periods_paid: int
     periods_total: int
+    report_from: date | None  # in monitoring: the first day the current period's report fits
     version: int
     triggers: list[str]
     missing: dict[str, list[str]]  # trigger -> conditions not yet met

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -220,12 +221,29 @@ def categories(k: Any, actor: str, case_id: str) -> list[tuple[str, str]]:
 ESTIMATE = {"plan": 1_500_000, "monitoring": 300_000}
 
 
+def catch_up(k: Any, v: Any) -> None:
+    """Move a test's fixed clock up to the case's latest date, and in monitoring to the first
+    day the current period's report fits (a report covers a period that ended, rules.md §5):
+    a process that restarts, or a life that reaches monitoring, goes on from there."""
+    from workflow.clock import FixedClock
+
+    clock = k.clock
+    if not isinstance(clock, FixedClock):
+        return
+    latest = max(e.on for e in v.events)
+    if v.stage == "monitoring" and v.missing.get("claim_monitoring") and v.report_from:
+        latest = max(latest, v.report_from)
+    if k.today() < latest:
+        clock.at = datetime(latest.year, latest.month, latest.day, 1, 0, tzinfo=UTC)
+
+
 def step(k: Any, case_id: str, actor: str = "tanaka") -> str:
     """Take the case one stage further along the happy path; returns the new stage.
 
     Safe to repeat after an interruption: it records only the facts still missing.
     """
     v = k.show(actor, case_id)
+    catch_up(k, v)
     st = v.stage
     if st == "consultation":
         if not v.lenders:

@@ -234,7 +234,8 @@ def events(url: str) -> list[Any]:
     return [t for t in dump(url) if t[0] == "events"]  # PostgreSQL dumps: (table, rows)
 
 
-LIFE = [
+LATER = "2026-12-01T10:00:00+09:00"
+LIFE: list[tuple[str, tuple[str, ...]] | tuple[str, tuple[str, ...], str]] = [
     ("tanaka", ("case", "lender", "{C}", "福岡銀行")),
     ("tanaka", ("case", "certificate", "{C}", "--issued", "2026-05-20")),
     ("tanaka", ("case", "estimate", "{C}", "dd_plan", "1500000")),
@@ -251,10 +252,11 @@ LIFE = [
     ("tanaka", ("case", "advance", "{C}", "agree")),
     ("tanaka", ("case", "fee", "{C}", "dd_plan", "1500000")),
     ("tanaka", ("case", "advance", "{C}", "decide_payment")),
-    ("tanaka", ("case", "report", "{C}")),
-    ("tanaka", ("case", "fee", "{C}", "monitoring", "300000")),
-    ("tanaka", ("case", "advance", "{C}", "claim_monitoring")),
-    ("tanaka", ("case", "advance", "{C}", "pay_monitoring")),
+    # The first monitoring period (to November 2026) is over: the clock is at LATER from here.
+    ("tanaka", ("case", "report", "{C}"), LATER),
+    ("tanaka", ("case", "fee", "{C}", "monitoring", "300000"), LATER),
+    ("tanaka", ("case", "advance", "{C}", "claim_monitoring"), LATER),
+    ("tanaka", ("case", "advance", "{C}", "pay_monitoring"), LATER),
     ("tanaka", ("case", "show", "{C}")),
     ("tanaka", ("case", "history", "{C}", "--json")),
     ("tanaka", ("subsidy", "{C}")),
@@ -266,7 +268,7 @@ LIFE = [
     ("admin", ("doctor",)),
     ("admin", ("backup", "{T}/backup.db")),
     ("admin", ("demo", "--force", "--cases", "10")),  # refused: not a demo database
-    ("tanaka", ("case", "advance", "{C}", "discontinue", "--reason", "廃業")),
+    ("tanaka", ("case", "advance", "{C}", "discontinue", "--reason", "廃業"), LATER),
 ]
 
 
@@ -316,8 +318,8 @@ def test_a_case_life_only_appends_events_and_logs_no_personal_data(
     stderr = []
     seen = log()
     try:
-        for user, argv in LIFE:
-            r = cli(*_args(argv, ids), user=user, db=world.url)
+        for user, argv, *at in LIFE:
+            r = cli(*_args(argv, ids), user=user, db=world.url, now=at[0] if at else None)
             stderr.append(r.err)
             if argv[0] == "demo":
                 assert r.code == 7, r.err  # 'these cases were not made by the demo: not deleted'

@@ -17,16 +17,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import START
 from tests.reliability.conftest import (
     HERE,
     advance_to,
     assert_clean_refusal,
+    catch_up,
     cli_env,
     company,
     open_case,
@@ -106,9 +107,7 @@ class Crowd:
 def kz(module_db: str) -> Iterator[Any]:
     from workflow.setup import init_database
 
-    k, _ = init_database(
-        Settings(db_url=module_db), FixedClock(datetime(2026, 6, 1, 1, 0, tzinfo=UTC)), "admin"
-    )
+    k, _ = init_database(Settings(db_url=module_db), FixedClock(START), "admin")
     k.add_officer("admin", "tanaka", name="田中", council="40", role="officer")
     yield k
     k.db.dispose()
@@ -132,6 +131,12 @@ def seqs(k: Any, case_id: str) -> list[int]:
     return [e.seq for e in k.show("tanaka", case_id).events]
 
 
+def _report_when_due(k: Any, cid: str) -> None:
+    """The period's report, on the first day it fits (the test's clock moves there)."""
+    catch_up(k, k.show("tanaka", cid))
+    k.record_report("tanaka", cid)
+
+
 def to_payment_claim_with_fees(k: Any, cid: str) -> None:
     advance_to(k, cid, "payment_claim")  # the agree/revise round may have gone either way
     k.record_fee("tanaka", cid, "dd_plan", 1_500_000)
@@ -139,6 +144,7 @@ def to_payment_claim_with_fees(k: Any, cid: str) -> None:
 
 def test_same_case_exactly_one_wins_each_step(crowd: Crowd, kz: Any, module_db: str) -> None:
     k = kz
+    k.clock.at = START  # the module's clock: other tests move it on
     cid = open_case(k, company(k, 1))
     advance_to(k, cid, "application")
     steps: list[tuple[str, Any]] = [
@@ -147,7 +153,7 @@ def test_same_case_exactly_one_wins_each_step(crowd: Crowd, kz: Any, module_db: 
         ("submit_plan", lambda: k.record_plan("tanaka", cid)),
         ("mixed", lambda: k.record_consent("tanaka", cid, "福岡銀行")),
         ("decide_payment", lambda: to_payment_claim_with_fees(k, cid)),
-        ("claim_monitoring", lambda: k.record_report("tanaka", cid)),
+        ("claim_monitoring", lambda: _report_when_due(k, cid)),
         ("discontinue", None),
     ]
     for trigger, prepare in steps:
@@ -162,6 +168,9 @@ def test_same_case_exactly_one_wins_each_step(crowd: Crowd, kz: Any, module_db: 
         else:
             why = ["--reason", "廃業"] if trigger == "discontinue" else []
             cmds = {n: [advance(cid, trigger, *why)] for n in WORKERS}
+        for todo in cmds.values():  # the workers' clock is the test's
+            for c in todo:
+                c["now"] = k.now().isoformat()
         results = crowd.round(cmds, module_db)
         codes = {n: r[0][0] for n, r in results.items()}
         assert sorted(codes.values()).count(0) == 1, (trigger, codes, results)
@@ -194,6 +203,7 @@ LIFE = [
     ["case", "advance", "{cid}", "agree"],
     ["case", "fee", "{cid}", "dd_plan", "1500000"],
     ["case", "advance", "{cid}", "decide_payment"],
+    # (second round: once the first monitoring period is over)
     ["case", "report", "{cid}"],
     ["case", "fee", "{cid}", "monitoring", "300000"],
     ["case", "advance", "{cid}", "claim_monitoring"],
@@ -203,17 +213,29 @@ LIFE = [
 
 def test_different_cases_lose_no_write(crowd: Crowd, kz: Any, module_db: str) -> None:
     k = kz
+    k.clock.at = START  # the module's clock: other tests move it on
     cases = {n: open_case(k, company(k, 10 + i)) for i, n in enumerate(WORKERS)}
-    results = crowd.round(
-        {
-            n: [
-                {"argv": [*(a.format(cid=cid) for a in argv), "--json"], "user": "tanaka"}
-                for argv in LIFE
-            ]
-            for n, cid in cases.items()
-        },
-        module_db,
-    )
+    split = LIFE.index(["case", "report", "{cid}"])
+    results: dict[str, list[Result]] = {n: [] for n in cases}
+    for part in (LIFE[:split], LIFE[split:]):
+        first = next(iter(cases.values()))
+        catch_up(k, k.show("tanaka", first))  # the second round: the period is over
+        done = crowd.round(
+            {
+                n: [
+                    {
+                        "argv": [*(a.format(cid=cid) for a in argv), "--json"],
+                        "user": "tanaka",
+                        "now": k.now().isoformat(),
+                    }
+                    for argv in part
+                ]
+                for n, cid in cases.items()
+            },
+            module_db,
+        )
+        for n, rs in done.items():
+            results[n] += rs
     for n, rs in results.items():
         for argv, (code, _out, err) in zip(LIFE, rs, strict=True):
             assert code == 0, (n, argv, code, err)

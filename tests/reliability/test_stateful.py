@@ -335,6 +335,11 @@ class CaseMachine(RuleBasedStateMachine):
             m.plan = True
             m.dated_fact(w)
 
+    def report_from(self) -> date:
+        v = self.k.show("tanaka", self.cid)
+        assert v.report_from is not None
+        return v.report_from
+
     def report(self, on: date | None) -> None:
         m = self.m
         assert m is not None
@@ -344,6 +349,10 @@ class CaseMachine(RuleBasedStateMachine):
         elif m.stage != "monitoring":
             expected = NotAllowed
         elif m.decided and w < m.decided:
+            expected = InvalidInput
+        elif w < self.report_from():
+            # A report covers a period that has ended (rules.md §5). When the period ends is
+            # the planner's (tests/workflow/test_milestones.py); the model checks the refusal.
             expected = InvalidInput
         elif m.paid_periods + 1 in m.reports:
             expected = Conflict

@@ -298,8 +298,9 @@ def test_guard_applies_per_track(guard: str, trigger: str, pairs: set[str]) -> N
 @pytest.mark.parametrize(
     ("pair", "guards"),
     [
-        (("405", "normal"), ("all_lenders_consented",)),
-        (("405", "gl"), ("all_lenders_consented",)),
+        # A lapsed 405 application cannot be agreed on (rules.md §5).
+        (("405", "normal"), ("all_lenders_consented", "application_valid")),
+        (("405", "gl"), ("all_lenders_consented", "application_valid")),
         (("early", "normal"), ("lender_receipt",)),
         (("early", "guarantee"), ("lender_receipt",)),
     ],

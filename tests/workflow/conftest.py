@@ -148,12 +148,20 @@ class Driver:
                 for line in self.k.subsidy(self.actor, case_id).categories:
                     if line.phase == "monitoring" and line.estimate and line.actual is None:
                         self.k.record_fee(self.actor, case_id, line.category, line.estimate)
-            self.k.record_report(self.actor, case_id)
+            self.report(case_id, v)
             return self.step(case_id, "claim_monitoring")
         if s == "monitoring_claim":
             last = v.periods_paid + 1 >= v.periods_total
             return self.step(case_id, "complete" if last else "pay_monitoring")
         raise AssertionError(f"no forward step from {s}")
+
+    def report(self, case_id: str, view: CaseView | None = None) -> CaseView:
+        """Record the current period's report, once the period is over (rules.md §5): the
+        clock moves to the first day the report fits, if it is not there yet."""
+        v = view or self.k.show(self.actor, case_id)
+        if v.report_from is not None and self.k.today() < v.report_from:
+            set_today(self.world, v.report_from)
+        return self.k.record_report(self.actor, case_id)
 
     def to(self, case_id: str, stage: str, *, reason: str | None = None) -> CaseView:
         """Walk forward until the case first reaches `stage`."""

@@ -113,7 +113,7 @@ def test_supervisors_extend_validity(world: World, drive: Driver) -> None:
         drive.k.extend_validity("tanaka", cid, later, "金融機関調整の長期化")
     with pytest.raises(NotFound):
         drive.k.extend_validity("saga", cid, later, "金融機関調整の長期化")
-    with pytest.raises(InvalidInput, match="現在の期限より後"):
+    with pytest.raises(InvalidInput, match=r"現在の期限 .* より後"):
         drive.k.extend_validity("boss", cid, valid, "同じ日")
     assert snapshot(world.url) == before
     v = drive.k.extend_validity("boss", cid, later, "金融機関調整の長期化")
@@ -122,13 +122,22 @@ def test_supervisors_extend_validity(world: World, drive: Driver) -> None:
 
 
 @SQLITE_ONLY
-def test_extension_is_for_accepted_405_cases_only(drive: Driver) -> None:
-    early = drive.new("early", "normal", "planning")
-    with pytest.raises(KaizenError, match="受付済みの 405 案件だけ"):
-        drive.k.extend_validity("boss", early, date(2029, 1, 1), "x")
+def test_extension_is_for_accepted_405_and_applied_early_cases(drive: Driver) -> None:
     fresh = drive.open("405", "normal")
     with pytest.raises(KaizenError, match="受付済みの 405 案件だけ"):
         drive.k.extend_validity("boss", fresh, date(2029, 1, 1), "x")
+    early_fresh = drive.open("early", "normal")
+    with pytest.raises(KaizenError, match="利用申請後・支払決定前の早期案件だけ"):
+        drive.k.extend_validity("boss", early_fresh, date(2029, 1, 1), "x")
+    # An early case: a supervisor's exception moves the plan-cost claim's deadline.
+    early = drive.new("early", "normal", "planning")
+    deadline = drive.k.show("tanaka", early).milestones
+    due = next(m.due for m in deadline if m.key == "payment_claim_deadline")
+    with pytest.raises(KaizenError, match="から24か月"):
+        drive.k.extend_validity("boss", early, date(due.year + 3, 1, 4), "x")
+    v = drive.k.extend_validity("boss", early, date(due.year + 1, 1, 4), "決算の遅れ")
+    assert v.valid_until == date(due.year + 1, 1, 4)
+    assert next(m.due for m in v.milestones if m.key == "payment_claim_deadline") == v.valid_until
 
 
 @pytest.mark.parametrize(

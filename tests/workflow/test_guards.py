@@ -213,8 +213,8 @@ def test_only_405_normal_has_the_half_rule() -> None:
 
 
 def test_405_agrees_on_consents_early_on_receipts() -> None:
-    assert guards("agree", "405", "normal") == ("all_lenders_consented",)
-    assert guards("agree", "405", "gl") == ("all_lenders_consented",)
+    assert guards("agree", "405", "normal") == ("all_lenders_consented", "application_valid")
+    assert guards("agree", "405", "gl") == ("all_lenders_consented", "application_valid")
     assert guards("agree", "early", "normal") == ("lender_receipt",)
     assert guards("agree", "early", "guarantee") == ("lender_receipt",)
 
@@ -398,7 +398,7 @@ def test_report_before_claim_monitoring(drive: Driver) -> None:
     with pytest.raises(GuardFailed, match="第1期のモニタリング報告が未登録です"):
         drive.step(cid, "claim_monitoring")
     assert state(drive.k, "tanaka", cid) == before
-    drive.k.record_report("tanaka", cid)
+    drive.report(cid)
     with pytest.raises(KaizenError, match="既に登録されています"):
         drive.k.record_report("tanaka", cid)
     assert drive.step(cid, "claim_monitoring").stage == "monitoring_claim"
@@ -408,7 +408,7 @@ def test_report_before_claim_monitoring(drive: Driver) -> None:
 def test_405_has_six_periods(drive: Driver) -> None:
     cid = drive.new("405", "normal", "monitoring")
     for n in range(1, 7):
-        drive.k.record_report("tanaka", cid)
+        drive.report(cid)
         v = drive.step(cid, "claim_monitoring")
         assert (v.periods_paid, v.periods_total) == (n - 1, 6)
         last, wrong = ("complete", "pay_monitoring") if n == 6 else ("pay_monitoring", "complete")
@@ -425,7 +425,7 @@ def test_early_has_one_or_two_periods(drive: Driver, interim: bool, periods: int
     cid = drive.new("early", "normal", "monitoring", interim_monitoring=interim)
     assert drive.k.show("tanaka", cid).periods_total == periods
     for n in range(1, periods + 1):
-        drive.k.record_report("tanaka", cid)
+        drive.report(cid)
         drive.step(cid, "claim_monitoring")
         if n < periods:
             with pytest.raises(GuardFailed, match="あと1期"):

@@ -205,15 +205,16 @@ def _monitoring(
     periods: int,
     fees: dict[int, tuple[str, str]],
     refuse: tuple[str, ...] = (),
+    dates: list[str] = MONITORING_DATES,
 ) -> dict[str, Any]:
-    """Report, claim and pay every period; `refuse` the wrong ways on the way.
+    """Report, claim and pay every period (each once it is over); `refuse` the wrong ways.
 
     claim: claiming before the period's report; complete: completing with periods left;
     pay: paying (instead of completing) the last period.
     """
     doc: dict[str, Any] = {}
     for n in range(1, periods + 1):
-        on = MONITORING_DATES[n - 1]
+        on = dates[n - 1]
         if n == 1 and "claim" in refuse:
             cli.refused(6, "第1期のモニタリング報告が未登録です", cid, "case", "advance", cid,
                         "claim_monitoring", "--on", on)  # fmt: skip
@@ -412,7 +413,12 @@ def test_early_whole_life_with_interim_monitoring(cli: Cli) -> None:
     assert (sub["paid"], sub["withheld"]) == (75_000, 75_000)
 
     fees = {1: ("monitoring_interim", "75000"), 2: ("monitoring_year_end", "75000")}
-    _monitoring(cli, cid, 2, fees, refuse=("complete", "pay"))
+    # Agreed in 2026-07: the 決算期 is May 2028 (a year after the plan at least), the 期中
+    # period six months before it; each report waits for its period to end.
+    early = ["2027-12-20", "2028-07-20"]
+    cli.refused(2, "期中のモニタリング期間 (2027年11月まで) は 2027-11-30 に終わります", cid,
+                "case", "report", cid, "--on", "2027-11-30")  # fmt: skip
+    _monitoring(cli, cid, 2, fees, refuse=("complete", "pay"), dates=early)
     sub = _subsidy(cli, cid)
     assert _lines(sub) == {
         "plan": (240_000, 240_000, 150_000, 150_000),

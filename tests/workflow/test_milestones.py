@@ -64,13 +64,14 @@ SEED_405 = {
     "monitoring_4": date(2028, 7, 31),
     "monitoring_5": date(2029, 1, 31),
     "monitoring_6": date(2029, 7, 31),
-    # Claims still unfiled 60 days after the period's last day, rolled forward.
+    # Claims: 60 days after the period's last day, rolled forward — but never before the
+    # period's report (rules.md §5), so the later of the two.
     "monitoring_1_claim": date(2027, 1, 29),  # 2026-11-30 + 60
     "monitoring_2_claim": date(2027, 7, 30),  # 2027-05-31 + 60
     "monitoring_3_claim": date(2028, 1, 31),  # 2027-11-30 + 60 = Sat 1/29 → Mon
     "monitoring_4_claim": date(2028, 7, 31),  # 2028-05-31 + 60 = Sun 7/30 → Mon
-    "monitoring_5_claim": date(2029, 1, 29),  # 2028-11-30 + 60
-    "monitoring_6_claim": date(2029, 7, 30),  # 2029-05-31 + 60
+    "monitoring_5_claim": date(2029, 1, 31),  # 2028-11-30 + 60 = 1/29, report due 1/31
+    "monitoring_6_claim": date(2029, 7, 31),  # 2029-05-31 + 60 = 7/30, report due 7/31
 }
 
 

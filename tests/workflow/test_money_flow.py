@@ -30,7 +30,7 @@ def _monitor(drive: Driver, cid: str, fees: dict[str, int] | None = None) -> Non
     """One monitoring period: fees (cumulative), report, claim, pay or complete."""
     for cat, yen in (fees or {}).items():
         drive.k.record_fee("tanaka", cid, cat, yen)
-    drive.k.record_report("tanaka", cid)
+    drive.report(cid)
     v = drive.step(cid, "claim_monitoring")
     drive.step(cid, "complete" if v.periods_paid + 1 == v.periods_total else "pay_monitoring")
 

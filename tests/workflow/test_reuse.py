@@ -247,7 +247,7 @@ def test_r6_payment_cap_over_all_uses(
     assert sub.plan_share == 2_000_000 and sub.total == 2_000_000  # no monitoring fee yet
     assert [(p["kind"], p["amount"]) for p in sub.payments] == [("plan_first", first)]
     drive.k.record_fee("tanaka", cid, "monitoring", 1_500_000)
-    drive.k.record_report("tanaka", cid)
+    drive.report(cid)
     drive.step(cid, "claim_monitoring")
     drive.step(cid, "pay_monitoring")
     sub = drive.k.subsidy("tanaka", cid)
