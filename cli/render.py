@@ -149,7 +149,9 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
         mt.add_column("マイルストーン")
         mt.add_column("状態", no_wrap=True)
         for m in view.milestones:
-            if m.done:
+            if m.done and m.days_late:
+                state, style = f"完了 {m.done_on} ({m.days_late}営業日遅れ)", "yellow"
+            elif m.done:
                 state, style = f"完了 {m.done_on}", "dim"
             elif m.overdue:
                 state, style = f"期限超過 {m.days_late}営業日", "bold red"
@@ -236,4 +238,11 @@ def subsidy_table(v: SubsidyView) -> RenderableType:
     lines: list[Any] = [t, Text(f"支払済 {yen(v.paid)}・留保 (初回伴走支払時) {yen(v.withheld)}")]
     if v.payment_room is not None:
         lines.append(Text(f"再利用の補助上限まで残り {yen(v.payment_room)}", style="yellow"))
+    if v.room_cut:
+        lines.append(
+            Text(
+                f"再利用の補助上限 (全ての利用の合計) により支払わない額 {yen(v.room_cut)}",
+                style="yellow",
+            )
+        )
     return Group(*lines)

@@ -165,7 +165,7 @@ def _overdue(r: Any, limit: int, width: int) -> RenderableType:
         t.add_column("会社・マイルストーン", overflow="fold")
     t.add_column("担当", no_wrap=True)
     for x in rows:
-        head = [x["due"].isoformat(), Text(f"{x['days_late']}日", style="bold red")]
+        head = [x["due"].isoformat(), Text(f"{x['days_late']}営業日", style="bold red")]
         if width >= WIDE:
             body: list[Any] = [x["case"], x["stage_label"], x["company_name"], x["milestone_label"]]
         else:

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from states.money import split_plan_share
 from states.programs import INITIAL_STAGE, catalog
 from states.rules import RuleVersion
 from states.timeline import monitoring_period_count
@@ -23,7 +22,7 @@ from workflow.decide import (
     definition,
     display_rules,
     monitoring_period,
-    payment_room,
+    payable,
     pending,
     subsidy_lines,
 )
@@ -34,7 +33,6 @@ from workflow.snapshot import (
     COSTS,
     EVERYTHING,
     LENDERS,
-    PAYMENTS,
     REPORTS,
     USES,
     CaseState,
@@ -179,7 +177,9 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
         .order_by(Milestone.due, Milestone.id)
     ):
         overdue = m.done_on is None and m.due < today
-        late = b.calendar.business_days_between(m.due, today) if overdue else 0
+        # Late stays late: a milestone done after its due date keeps its business days.
+        end = today if overdue else m.done_on
+        late = b.calendar.business_days_between(m.due, end) if end and end > m.due else 0
         ms.append(
             MilestoneView(
                 m.key,
@@ -256,30 +256,29 @@ def report_from(snap: Snapshot, rules: RuleVersion) -> date | None:
 
 
 def subsidy(b: Boundaries, actor_id: str, case_id: str) -> SubsidyView:
+    """The subsidy per category, and what the council will actually pay after the re-use
+    room (one definition: `decide.payable`)."""
     with read(b) as s:
         who = store.actor(s, actor_id)
         snap = store.load(s, case_id, who, EVERYTHING - {USES})
-        case = snap.case
-        if case.reuse_exception:
-            snap = store.fill(s, snap, frozenset({USES, PAYMENTS}))
-    env = b.env()
-    rules = display_rules(case, env)
-    lines = subsidy_lines(snap, definition(case), rules)
+        if snap.case.reuse_exception:
+            snap = store.fill(s, snap, frozenset({USES}))
+    case = snap.case
+    rules = display_rules(case, b.env())
+    d = definition(case)
+    pay = payable(snap, d, rules)
     pays = snap.payment_list
-    plan = sum(x.subsidy for x in lines if x.phase == "plan")
-    mon = sum(x.subsidy for x in lines if x.phase == "monitoring")
-    first = split_plan_share(plan)[0] if rules.value("money.split_payment") else plan
-    withheld = plan - first if case.decided_on and case.periods_paid == 0 else 0
     return SubsidyView(
         case=case.id,
         rule_version=case.rule_version,
-        categories=lines,
-        total=plan + mon,
-        plan_share=plan,
-        monitoring_share=mon,
+        categories=subsidy_lines(snap, d, rules),
+        total=pay.total,
+        plan_share=pay.plan,
+        monitoring_share=pay.monitoring,
         paid=sum(p.amount for p in pays),
-        withheld=withheld,
-        payment_room=payment_room(snap, rules) if case.reuse_exception else None,
+        withheld=pay.still_second if case.decided_on and case.periods_paid == 0 else 0,
+        payment_room=pay.room,
+        room_cut=pay.cut,
         payments=[
             {"kind": p.kind, "period": p.period, "amount": p.amount, "paid_on": p.paid_on}
             for p in pays

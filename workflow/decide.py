@@ -339,14 +339,12 @@ def _effects(
         case = replace(case, agreed_on=on)
     elif trigger == "decide_payment":
         case = replace(case, decided_on=on)
-        share = plan_share(snap, d, rules)
-        first = split_plan_share(share)[0] if rules.value("money.split_payment") else share
+        first, _ = plan_halves(snap, d, rules)
         pays.append(_pay(snap, rules, "plan_first", None, first, on, pays))
     elif trigger in ("pay_monitoring", "complete"):
         period = case.periods_paid + 1
-        if period == 1 and rules.value("money.split_payment"):
-            share = plan_share(snap, d, rules)
-            rest = share - split_plan_share(share)[0]
+        _, rest = plan_halves(snap, d, rules)
+        if period == 1 and rest:
             pays.append(_pay(snap, rules, "plan_second", None, rest, on, pays))
         mon = monitoring_share(snap, d, rules)
         paid_mon = sum(p.amount for p in snap.payment_list if p.kind == "monitoring")
@@ -394,8 +392,71 @@ def plan_share(snap: Snapshot, d: Definition, rules: RuleVersion) -> int:
     return sum(x.subsidy for x in subsidy_lines(snap, d, rules) if x.phase == "plan")
 
 
+def plan_halves(snap: Snapshot, d: Definition, rules: RuleVersion) -> tuple[int, int]:
+    """The plan-cost subsidy as paid: at `decide_payment`, and with the first monitoring
+    payment. Only the categories `money.split_categories` names are split in two halves
+    (rules.md §3); the other plan-phase categories are paid whole at the decision."""
+    lines = [x for x in subsidy_lines(snap, d, rules) if x.phase == "plan"]
+    if not rules.value("money.split_payment"):
+        return sum(x.subsidy for x in lines), 0
+    split = set(rules.value("money.split_categories"))
+    halves = sum(x.subsidy for x in lines if x.category in split)
+    whole = sum(x.subsidy for x in lines if x.category not in split)
+    first, second = split_plan_share(halves)
+    return whole + first, second
+
+
 def monitoring_share(snap: Snapshot, d: Definition, rules: RuleVersion) -> int:
     return sum(x.subsidy for x in subsidy_lines(snap, d, rules) if x.phase == "monitoring")
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What the council will pay the case in all, after the R6/R7 re-use room: per payment
+    kind (paid so far and still to pay), and what the room cut from the subsidy."""
+
+    plan_first: int
+    plan_second: int
+    monitoring: int
+    still_second: int  # of plan_second, not yet paid (the withheld half)
+    cut: int  # the subsidy the room leaves unpaid (0 without a room)
+    room: int | None  # what the council may still pay the firm now (None: no cap)
+
+    @property
+    def plan(self) -> int:
+        return self.plan_first + self.plan_second
+
+    @property
+    def total(self) -> int:
+        return self.plan + self.monitoring
+
+
+def payable(snap: Snapshot, d: Definition, rules: RuleVersion) -> Payable:
+    """The subsidy as it will be paid: the plan's halves first, then monitoring — the order
+    `_effects` pays them in — each within what is left of the re-use room."""
+    first, second = plan_halves(snap, d, rules)
+    owed = {"plan_first": first, "plan_second": second}
+    owed["monitoring"] = monitoring_share(snap, d, rules)
+    paid = {kind: 0 for kind in owed}
+    for p in snap.payment_list:
+        paid[p.kind] = paid.get(p.kind, 0) + p.amount
+    room = payment_room(snap, rules)
+    left = room
+    out = {}
+    for kind, amount in owed.items():
+        due = max(amount - paid[kind], 0)
+        if left is not None:
+            due = min(due, left)
+            left -= due
+        out[kind] = paid[kind] + due
+    return Payable(
+        out["plan_first"],
+        out["plan_second"],
+        out["monitoring"],
+        out["plan_second"] - paid["plan_second"],
+        max(sum(owed.values()) - sum(out.values()), 0),
+        room,
+    )
 
 
 def payment_room(snap: Snapshot, rules: RuleVersion | None, extra: int = 0) -> int | None:

@@ -17,7 +17,7 @@ class MilestoneView:
     done: bool
     done_on: date | None
     overdue: bool
-    days_late: int  # business days past due (0 when not overdue)
+    days_late: int  # business days past due: still open (overdue), or done late (kept)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class SubsidyView:
     paid: int
     withheld: int  # the plan-cost half still to be paid with the first monitoring payment
     payment_room: int | None  # R6 405 re-use: what the council may still pay the firm
+    room_cut: int  # the subsidy the re-use room leaves unpaid (in none of the figures above)
     payments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -106,8 +106,9 @@ def test_imported_cases_say_so_in_their_events(k: Kaizen) -> None:
     assert view.milestones and all(m.done for m in view.milestones)
     pays = k.subsidy("admin", view.id).payments
     assert [(p["kind"], p["amount"]) for p in pays] == [
-        ("plan_first", 125_000),  # (150,000 cap + 100,000) / 2
-        ("plan_second", 125_000),
+        # 計画策定支援費用 (150,000 cap) is split; 金融機関交渉費用 (100,000) is paid whole
+        ("plan_first", 175_000),
+        ("plan_second", 75_000),
         ("monitoring", 50_000),  # 80,000 × 2/3 capped at 50,000
     ]
 

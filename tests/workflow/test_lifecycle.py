@@ -366,16 +366,17 @@ def test_405_gl_whole_life(cli: Cli) -> None:
         "plan": (3_000_000, 2_999_999, 3_000_000, 1_999_999),
         "monitoring": (6_400_000, None, 1_000_000, 0),
     }
-    # Split payment of an odd share: the first half is floored, the odd yen comes later.
-    assert (sub["paid"], sub["withheld"]) == (2_099_999, 2_100_000)
+    # Only 計画策定支援費用 is split (rules.md §3): DD費用等 (2,200,000) is paid whole; the odd
+    # share 1,999,999 is split with its first half floored, the odd yen coming later.
+    assert (sub["paid"], sub["withheld"]) == (2_200_000 + 999_999, 1_000_000)
 
     _monitoring(cli, cid, 2, {2: ("monitoring", "9000000")}, refuse=("complete",))
     sub = _subsidy(cli, cid)
     assert _lines(sub)["monitoring"] == (6_400_000, 9_000_000, 1_000_000, 1_000_000)
     assert sub["total"] == 5_199_999 == sub["paid"]
     assert [(p["kind"], p["period"], p["amount"]) for p in sub["payments"]][:4] == [
-        ("plan_first", None, 2_099_999),
-        ("plan_second", None, 2_100_000),
+        ("plan_first", None, 3_199_999),
+        ("plan_second", None, 1_000_000),
         ("monitoring", 1, 0),
         ("monitoring", 2, 1_000_000),
     ]

@@ -244,7 +244,12 @@ def test_r6_payment_cap_over_all_uses(
     drive.k.record_estimate("tanaka", cid, "monitoring", 1_500_000)  # subsidy: 1,000,000 cap
     drive.to(cid, "monitoring", reason="別の悪化要因")
     sub = drive.k.subsidy("tanaka", cid)
-    assert sub.plan_share == 2_000_000 and sub.total == 2_000_000  # no monitoring fee yet
+    # One total per case (rules.md §4): what the council will pay after the room, and what
+    # the room cut from the 2,000,000 plan subsidy (no monitoring fee yet).
+    payable = min(2_000_000, 3_000_000 - prior_paid)
+    assert (sub.plan_share, sub.total) == (payable, payable)
+    assert sub.room_cut == 2_000_000 - payable
+    assert sub.withheld == payable - first  # the second half, within the room
     assert [(p["kind"], p["amount"]) for p in sub.payments] == [("plan_first", first)]
     drive.k.record_fee("tanaka", cid, "monitoring", 1_500_000)
     drive.report(cid)
@@ -259,6 +264,7 @@ def test_r6_payment_cap_over_all_uses(
     ]
     assert prior_paid + sub.paid <= 3_000_000
     assert sub.payment_room == max(3_000_000 - prior_paid - sub.paid, 0)
+    assert sub.total == sub.paid and sub.room_cut == 3_000_000 - sub.total
 
 
 @SQLITE_ONLY
