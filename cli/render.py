@@ -24,7 +24,7 @@ TRIGGER_LABELS = {
     "revise": "計画修正",
     "agree": "金融機関合意",
     "decide_payment": "支払決定",
-    "claim_monitoring": "伴走支払申請",
+    "claim_monitoring": "伴走支援費用支払申請",
     "pay_monitoring": "伴走支払",
     "complete": "完了",
     "withdraw": "取下げ",
@@ -200,7 +200,7 @@ def case_rows_table(rows: list[CaseRow], title: str) -> Table:
             *row(
                 r.id,
                 f"{r.program}/{r.track}",
-                r.stage_label,
+                Text(r.stage_label, style="bold red") if r.lapsed else r.stage_label,
                 r.company_name,
                 r.officer,
                 r.next_due.isoformat() if r.next_due else "—",

@@ -35,6 +35,7 @@ class Stage:
     order: int
     final: bool
     programs: frozenset[str] | None  # None: every program
+    form: str | None = None  # the form filed at this stage, where it has one
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Category:
     label: str
     phase: str
     needs: str | None  # a case option without which the category does not apply
+    optional: bool = False  # at the firm's wish: no estimate required
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
             order=_need(st, "order", int, w),
             final=bool(st.get("final", False)),
             programs=frozenset(progs) if progs is not None else None,
+            form=st.get("form"),
         )
     if INITIAL_STAGE not in stages:
         raise RuleDataError(f"{where}: the initial stage '{INITIAL_STAGE}' is missing")
@@ -298,7 +301,10 @@ def parse_catalog(raw: Mapping[str, Any], where: str = "programs.toml") -> Catal
             needs = ct.get("needs")
             if needs is not None and needs not in CASE_OPTIONS:
                 raise RuleDataError(f"{w}.needs: '{needs}' is not one of {CASE_OPTIONS}")
-            categories.append(Category(cid, _need(ct, "label", str, w), phase, needs))
+            optional = ct.get("optional", False)
+            if not isinstance(optional, bool):
+                raise RuleDataError(f"{w}.optional: expected true or false, got {optional!r}")
+            categories.append(Category(cid, _need(ct, "label", str, w), phase, needs, optional))
         definitions[key] = Definition(
             program, track, def_stages, tuple(transitions), tuple(categories), guards
         )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from states.programs import INITIAL_STAGE, catalog
@@ -48,6 +48,11 @@ from workflow.views import (
     MilestoneView,
     SubsidyView,
 )
+
+# A 405 application lapses 2 years after acceptance (rules.md §5): in these stages the case
+# cannot move forward past its validity until a supervisor extends it.
+LAPSING_STAGES = ("due_diligence", "planning", "bank_negotiation", "payment_claim")
+LAPSED_LABEL = "失効"
 
 
 def open_case(
@@ -335,6 +340,11 @@ def list_cases(
                 Case.officer_id,
                 od.c.next,
                 func.coalesce(late.c.n, 0),
+                and_(
+                    Case.program == "405",
+                    Case.valid_until < today,
+                    Case.stage.in_(LAPSING_STAGES),
+                ),
             )
             .join(Company, Company.key == Case.company_key)
             .outerjoin(od, od.c.case_id == Case.id)
@@ -358,13 +368,14 @@ def list_cases(
                 r[1],
                 r[2],
                 r[3],
-                cat.stage_label(r[3]),
+                LAPSED_LABEL if r[10] else cat.stage_label(r[3]),
                 r[4],
                 r[5],
                 r[6],
                 r[7],
                 r[8],
                 int(r[9]),
+                bool(r[10]),
             )
             for r in s.execute(q)
         ]

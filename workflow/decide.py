@@ -46,7 +46,6 @@ from workflow.snapshot import (
 from workflow.views import Actor, SubsidyLine
 
 PAYING = ("decide_payment", "pay_monitoring", "complete")
-FIRST_RULE_DAY = date(2022, 4, 1)  # R4, the first rule version Kaizen knows
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,13 @@ class Env:
     version: Callable[[str], RuleVersion]  # a rule version by id
     version_key: str  # "application" or "acceptance": which date pins the rule version
     today: date  # JST date of the command
+    first_day: date  # the first rule version's effective date (R4: 2022-04-01)
+
+    def planning_version(self, on: date) -> RuleVersion:
+        """The version a case's timeline is drawn with before `apply` pins one: the one in
+        force on `on`, or the first for a consultation older than every version (a case may
+        be opened then; only an application needs a version in force)."""
+        return self.version_on(max(on, self.first_day))
 
 
 # ---------------------------------------------------------------- small rules
@@ -77,14 +83,14 @@ def case_rules(case: CaseState, env: Env) -> RuleVersion:
     """The pinned rule version, or (before `apply`) the one its dates would pick."""
     if case.rule_version:
         return env.version(case.rule_version)
-    return env.version_on(case.applied_on or case.opened_on)
+    return env.planning_version(case.applied_on or case.opened_on)
 
 
 def display_rules(case: CaseState, env: Env) -> RuleVersion:
     """The rule version a case is shown under (before `apply`: today's, from R4 on)."""
     if case.rule_version:
         return env.version(case.rule_version)
-    return env.version_on(min(env.today, max(case.opened_on, FIRST_RULE_DAY)))
+    return env.planning_version(min(env.today, max(case.opened_on, env.first_day)))
 
 
 def definition(case: CaseState) -> Definition:
@@ -541,7 +547,7 @@ def opened(snap: Snapshot, first: EventRow, env: Env, *, replan: bool = True) ->
     )
     changes = ChangeSet(snap.case.id, snap.case, None, events=[first])
     if replan:
-        after = replan_into(after, changes, env.version_on(snap.case.opened_on), env)
+        after = replan_into(after, changes, env.planning_version(snap.case.opened_on), env)
     return Decision(changes, after)
 
 

@@ -87,7 +87,7 @@ def _certificate(f: Facts) -> list[str]:
 
 
 def _estimates(f: Facts) -> list[str]:
-    missing = [c.label for c in f.categories if c.id not in f.estimates]
+    missing = [c.label for c in f.categories if c.id not in f.estimates and not c.optional]
     return (
         [f"見積額が未登録の費用区分: {'、'.join(missing)} (kaizen case estimate)"]
         if missing

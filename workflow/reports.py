@@ -209,7 +209,8 @@ def overdue(
             "company": company,
             "company_name": company_name,
             "stage": stage,
-            "stage_label": cat.stage_label(stage),
+            # A 405 application past its validity is lapsed (rules.md §5), whatever its stage.
+            "stage_label": "失効" if key == "application_lapse" else cat.stage_label(stage),
             "milestone": key,
             "milestone_label": label,
             "due": due,

@@ -22,7 +22,7 @@ from workflow.clock import Clock, today_jst
 from workflow.config import Settings
 from workflow.dberrors import translate_errors
 from workflow.decide import Env
-from workflow.reference import calendar_for, find_version, pick_version
+from workflow.reference import calendar_for, find_version, pick_version, rule_versions
 
 
 @dataclass(eq=False)
@@ -49,6 +49,7 @@ class Boundaries:
             version=lambda v: find_version(settings, v),
             version_key=settings.version_key,
             today=today or self.today(),
+            first_day=min(v.effective_from for v in rule_versions(settings)),
         )
 
 

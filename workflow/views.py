@@ -140,6 +140,7 @@ class CaseRow:
     officer: str
     next_due: date | None
     overdue: int
+    lapsed: bool = False  # 失効: a 405 application past its validity, not yet extended
 
 
 @dataclass(frozen=True)

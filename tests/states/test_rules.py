@@ -476,7 +476,7 @@ CAP_LINE = 'dd_plan = { value = 2_000_000, source = "'
             "timeline.early.draft_plan: unknown stage",
         ),
         (
-            _r4_only('key = "dd"\nlabel = "DD開始・課題の洗い出し"\n', 'label = "DD"\n'),
+            _r4_only('key = "dd"\nlabel = "DD完了・計画策定の開始"\n', 'label = "DD"\n'),
             "R4.toml",
             "timeline.405[1]: needs key",
         ),
