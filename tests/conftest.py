@@ -13,7 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,11 +97,11 @@ def _pg_exec(sql: str) -> None:
         conn.execute(sql)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    """An empty, migrated database on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "kaizen.db"
+@contextmanager
+def migrated(backend: str, sqlite_template: Path, path: Path) -> Iterator[str]:
+    """An empty, migrated database: a copy of the template at `path` on SQLite, a schema of
+    its own (dropped afterwards) on PostgreSQL."""
+    if backend == "sqlite":
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
@@ -117,6 +117,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         yield url
     finally:
         _pg_exec(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """An empty, migrated database on each backend."""
+    with migrated(request.param, sqlite_template, tmp_path / "kaizen.db") as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from states.ids import make_corporate_number
-from tests.conftest import _need_pg, _pg_exec, _pg_schema_url
+from tests.conftest import migrated
 
 HERE = Path(__file__).parent
 NOW = "2026-06-01T10:00:00+09:00"  # the `world` fixture's clock, for CLI runs
@@ -171,25 +171,10 @@ def module_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[str]:
     """A migrated database per backend shared by one module (for tests that write nothing)."""
-    import shutil
 
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("moddb") / "kaizen.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
-    _need_pg()
-    schema, url = _pg_schema_url()
-    _pg_exec(f"CREATE SCHEMA {schema}")
-    try:
-        from storage.db import open_database, upgrade
-
-        db = open_database(url)
-        upgrade(db)
-        db.dispose()
+    path = tmp_path_factory.mktemp("moddb") / "kaizen.db"
+    with migrated(request.param, sqlite_template, path) as url:
         yield url
-    finally:
-        _pg_exec(f"DROP SCHEMA {schema} CASCADE")
 
 
 # ------------------------------------------------------------------ cases

@@ -10,7 +10,6 @@ too: a step the commands refuse is refused in an imported row with the same word
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from functools import partial
@@ -21,9 +20,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.db import open_database, upgrade
 from storage.models import Case, Cost, Event, Lender, Milestone, MonitoringReport, Payment
-from tests.conftest import World, _pg_exec, _pg_schema_url
+from tests.conftest import World, migrated
 from tests.workflow.conftest import Driver, set_today
 from workflow.config import Settings
 from workflow.errors import KaizenError
@@ -53,20 +51,9 @@ LIVES: list[tuple[str, str, str, dict[str, Any], str | None]] = [
 @pytest.fixture
 def other_url(world: World, sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     """A second empty, migrated database on the world's backend."""
-    if world.url.startswith("sqlite"):
-        path = tmp_path / "other.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
-    schema, url = _pg_schema_url()
-    _pg_exec(f"CREATE SCHEMA {schema}")
-    try:
-        db = open_database(url)
-        upgrade(db)
-        db.dispose()
+    backend = "sqlite" if world.url.startswith("sqlite") else "postgresql"
+    with migrated(backend, sqlite_template, tmp_path / "other.db") as url:
         yield url
-    finally:
-        _pg_exec(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _other(world: World, url: str) -> Kaizen:
