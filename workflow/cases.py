@@ -22,13 +22,12 @@ from workflow.decide import (
     definition,
     display_rules,
     monitoring_period,
-    payable,
     pending,
-    subsidy_lines,
 )
 from workflow.errors import Conflict, InvalidInput, NotFound
 from workflow.inputs import MAX_NAME, causes, text
 from workflow.machines import allowed_triggers
+from workflow.money import payable, subsidy_lines
 from workflow.snapshot import (
     COSTS,
     EVERYTHING,
@@ -262,7 +261,7 @@ def report_from(snap: Snapshot, rules: RuleVersion) -> date | None:
 
 def subsidy(b: Boundaries, actor_id: str, case_id: str) -> SubsidyView:
     """The subsidy per category, and what the council will actually pay after the re-use
-    room (one definition: `decide.payable`)."""
+    room (one definition: `workflow.money.payable`)."""
     with read(b) as s:
         who = store.actor(s, actor_id)
         snap = store.load(s, case_id, who, EVERYTHING - {USES})
