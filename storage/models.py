@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -197,8 +198,12 @@ class Payment(Base):
     period: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
     paid_on: Mapped[date] = mapped_column(Date)
+    # A reverted payment is undone by a row of the same kind and a negative amount (0005).
+    reversal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (
-        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint(
+            "(reversal and amount <= 0) or (not reversal and amount >= 0)", name="amount"
+        ),
         CheckConstraint("kind in ('plan_first','plan_second','monitoring')", name="kind"),
     )
 
@@ -242,7 +247,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… per case: gaps are detectable
-    kind: Mapped[str] = mapped_column(String(12))  # transition, fact, import
+    kind: Mapped[str] = mapped_column(String(12))  # transition, fact, import, correction
     trigger: Mapped[str] = mapped_column(String(32))
     from_stage: Mapped[str | None] = mapped_column(String(24))
     to_stage: Mapped[str] = mapped_column(String(24))
@@ -253,8 +258,22 @@ class Event(Base):
     detail: Mapped[str | None] = mapped_column(Text)  # JSON of the fact recorded
     __table_args__ = (
         UniqueConstraint("case_id", "seq"),
-        CheckConstraint("kind in ('transition','fact','import')", name="kind"),
+        CheckConstraint("kind in ('transition','fact','import','correction')", name="kind"),
     )
+
+
+class CompanyChange(Base):
+    """Append-only: one changed company field (old → new, who, when, why), migration 0005."""
+
+    __tablename__ = "company_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_key: Mapped[str] = mapped_column(ForeignKey("companies.key"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Reminder(Base):

@@ -20,7 +20,7 @@ from storage.db import (
 )
 from storage.models import Base, Council, Event
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_migrations_reach_head_and_match_the_models(db_url: str) -> None:
