@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -95,3 +96,64 @@ def officer_add(
     console().print(
         plain(f"担当者 {a.id} ({a.name}, {a.role}, 協議会 {a.council or '—'}) を登録しました")
     )
+
+
+@officer_app.command("edit")
+def officer_edit(
+    ctx: typer.Context,
+    officer_id: str = typer.Argument(..., help="Officer id."),
+    name: str | None = typer.Option(None, "--name", help="氏名."),
+    email: str | None = typer.Option(None, "--email", help="Address for reminders."),
+    role: str | None = typer.Option(None, "--role", help="officer, supervisor or admin."),
+    council: str | None = typer.Option(None, "--council", help="所属協議会 code."),
+    active: bool | None = typer.Option(
+        None, "--active/--inactive", help="An inactive officer can no longer act."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Change an officer (admins only): name, e-mail, role, council, active.
+
+    Example: kaizen officer edit tanaka --email tanaka@example.jp
+    """
+    c = get_ctx(ctx)
+    o = c.kaizen().edit_officer(
+        c.user, officer_id, name=name, email=email, role=role, council=council, active=active
+    )
+    if as_json:
+        emit_json(asdict(o))
+        return
+    for f, (old, new) in o.changes.items():
+        console().print(plain(f"{o.id} {f}: {old if old is not None else '—'} → {new}"))
+
+
+@officer_app.command("list")
+def officer_list(
+    ctx: typer.Context,
+    council: str | None = typer.Option(None, "--council", help="Council code."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List officers (admins: all councils), with their open cases.
+
+    Example: kaizen officer list --council 40 --json
+    """
+    c = get_ctx(ctx)
+    rows = c.kaizen().list_officers(c.user, council=council)
+    if as_json:
+        emit_json({"officers": [asdict(r) for r in rows]})
+        return
+    t = Table(title="担当者")
+    for col in ("ID", "氏名", "役割", "協議会", "メール", "状態", "担当中の案件"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            *row(
+                r.id,
+                r.name,
+                r.role,
+                r.council or "—",
+                r.email or "—",
+                "有効" if r.active else "無効 (要引継ぎ)" if r.open_cases else "無効",
+                str(r.open_cases),
+            )
+        )
+    console().print(t)

@@ -8,7 +8,7 @@ from datetime import date
 import typer
 
 from cli.app import app, console, emit_json, get_ctx, parse_date
-from cli.render import case_panel, case_rows_table, history_table, subsidy_table
+from cli.render import case_panel, case_rows_table, history_with_corrections, subsidy_table
 from workflow.errors import InvalidInput
 from workflow.inputs import cause_items
 from workflow.views import CaseView
@@ -98,7 +98,7 @@ def case_show(
 def case_history(
     ctx: typer.Context, case: str = typer.Argument(..., help="Case id."), as_json: bool = JSON
 ) -> None:
-    """Every event of the case, oldest first.
+    """Every event of the case, oldest first; corrections with what they changed.
 
     Example: kaizen case history 40-2026-0007
     """
@@ -107,7 +107,7 @@ def case_history(
     if as_json:
         emit_json({"id": view.id, "events": view.to_json()["events"]})
     else:
-        console().print(history_table(view))
+        console().print(history_with_corrections(view))
 
 
 @case_app.command("list")
@@ -167,6 +167,7 @@ def case_estimate(
     case: str = typer.Argument(..., help="Case id."),
     category: str = typer.Argument(..., help="Cost category (e.g. dd_plan, monitoring, plan)."),
     amount: str = typer.Argument(..., help="Yen, e.g. 2400000 or 2,400,000."),
+    on: str | None = ON,
     as_json: bool = JSON,
 ) -> None:
     """Record the estimate filed with the application for one cost category.
@@ -174,7 +175,8 @@ def case_estimate(
     Example: kaizen case estimate 40-2026-0007 dd_plan 2400000
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_estimate(c.user, case, category, _yen(amount)), as_json)
+    view = c.kaizen().record_estimate(c.user, case, category, _yen(amount), on=_on(on))
+    _show(ctx, view, as_json)
 
 
 @case_app.command("fee", context_settings=AMOUNT_ARGS)
@@ -201,6 +203,7 @@ def case_lender(
     ctx: typer.Context,
     case: str = typer.Argument(..., help="Case id."),
     name: str = typer.Argument(..., help="Lender name."),
+    on: str | None = ON,
     as_json: bool = JSON,
 ) -> None:
     """Add a lender (取引金融機関) to the case.
@@ -208,7 +211,7 @@ def case_lender(
     Example: kaizen case lender 40-2026-0007 福岡銀行
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().add_lender(c.user, case, name), as_json)
+    _show(ctx, c.kaizen().add_lender(c.user, case, name, on=_on(on)), as_json)
 
 
 @case_app.command("consent")
@@ -232,6 +235,7 @@ def case_certificate(
     ctx: typer.Context,
     case: str = typer.Argument(..., help="Case id."),
     issued: str = typer.Option(..., "--issued", help="Issue date of the 履歴事項全部証明書."),
+    on: str | None = ON,
     as_json: bool = JSON,
 ) -> None:
     """Record the 履歴事項全部証明書's issue date (at most 3 months old at apply).
@@ -239,7 +243,8 @@ def case_certificate(
     Example: kaizen case certificate 40-2026-0007 --issued 2026-06-01
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_certificate(c.user, case, parse_date(issued, "--issued")), as_json)
+    issued_on = parse_date(issued, "--issued")
+    _show(ctx, c.kaizen().record_certificate(c.user, case, issued_on, on=_on(on)), as_json)
 
 
 @case_app.command("plan")
@@ -287,6 +292,76 @@ def case_extend(
     c = get_ctx(ctx)
     view = c.kaizen().extend_validity(c.user, case, parse_date(until, "--until"), reason)
     _show(ctx, view, as_json)
+
+
+REASON = typer.Option(None, "--reason", help="Why (required for every correction).")
+
+
+@case_app.command("edit")
+def case_edit(
+    ctx: typer.Context,
+    case: str = typer.Argument(..., help="Case id."),
+    advisor: str | None = typer.Option(None, "--advisor", help="認定経営革新等支援機関."),
+    officer: str | None = typer.Option(None, "--officer", help="Officer id now in charge."),
+    interim: bool | None = typer.Option(
+        None, "--interim-monitoring/--no-interim-monitoring", help="early: 期中 monitoring."
+    ),
+    guarantee_release: bool | None = typer.Option(
+        None, "--guarantee-release/--no-guarantee-release", help="405 normal: 経営者保証解除."
+    ),
+    affected: str | None = typer.Option(
+        None, "--affected", help="R4/R5 re-use causes: covid,ukraine,oil,other:原因."
+    ),
+    reason: str | None = REASON,
+    as_json: bool = JSON,
+) -> None:
+    """Correct a case's advisor, officer in charge, options or causes (recorded as a correction).
+
+    Example: kaizen case edit 40-2026-0007 --advisor 博多会計事務所 --reason 入力誤り
+    """
+    c = get_ctx(ctx)
+    view = c.kaizen().edit_case(
+        c.user,
+        case,
+        reason=reason,
+        advisor=advisor,
+        officer=officer,
+        interim_monitoring=interim,
+        guarantee_release=guarantee_release,
+        affected=None if affected is None else cause_items(affected),
+    )
+    _show(ctx, view, as_json)
+
+
+@case_app.command("void")
+def case_void(
+    ctx: typer.Context,
+    case: str = typer.Argument(..., help="Case id."),
+    seq: int = typer.Argument(..., help="The fact's number (#) in 'kaizen case history'."),
+    reason: str | None = REASON,
+    as_json: bool = JSON,
+) -> None:
+    """Void one recorded fact (estimate, fee, lender, consent, certificate, plan, report).
+
+    Example: kaizen case void 40-2026-0007 5 --reason 金融機関名の誤記
+    """
+    c = get_ctx(ctx)
+    _show(ctx, c.kaizen().void_fact(c.user, case, seq, reason), as_json)
+
+
+@case_app.command("revert")
+def case_revert(
+    ctx: typer.Context,
+    case: str = typer.Argument(..., help="Case id."),
+    reason: str | None = REASON,
+    as_json: bool = JSON,
+) -> None:
+    """Undo the case's last stage change (supervisors); its payments are reversed.
+
+    Example: kaizen case revert 40-2026-0007 --reason 同意書の確認漏れ
+    """
+    c = get_ctx(ctx)
+    _show(ctx, c.kaizen().revert(c.user, case, reason), as_json)
 
 
 @app.command("subsidy")

@@ -97,3 +97,39 @@ def company_uses(
     for u in uses:
         t.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), f"{u.paid:,}円", u.source))
     console().print(t if uses else plain("過去の利用はありません"))
+
+
+@company_app.command("edit")
+def company_edit(
+    ctx: typer.Context,
+    number: str = typer.Argument(..., help="法人番号 (or P… key)."),
+    name: str | None = typer.Option(None, "--name", help="会社名."),
+    fiscal_year_end: int | None = typer.Option(None, "--fiscal-year-end", help="決算月 (1–12)."),
+    industry: str | None = typer.Option(None, "--industry", help="業種."),
+    capital: int | None = typer.Option(None, "--capital", help="資本金 (yen)."),
+    employees: int | None = typer.Option(None, "--employees", help="常時使用する従業員数."),
+    legal_form: str | None = typer.Option(None, "--legal-form", help="法人形態."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Correct a company's facts; each change is recorded (old → new, who, when, why).
+
+    Example: kaizen company edit 7000012050002 --capital 10000000 --reason 登録漏れ
+    """
+    c = get_ctx(ctx)
+    changed = c.kaizen().edit_company(
+        c.user,
+        number,
+        reason=reason,
+        name=name,
+        fiscal_year_end=fiscal_year_end,
+        industry=industry,
+        capital=capital,
+        employees=employees,
+        legal_form=legal_form,
+    )
+    if as_json:
+        emit_json({"company": number, "changes": {f: [old, new] for f, old, new in changed}})
+        return
+    for f, old, new in changed:
+        console().print(plain(f"{f}: {old if old is not None else '—'} → {new}"))

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from states.text import visible
-from workflow.views import CaseRow, CaseView, SubsidyView
+from workflow.views import CaseRow, CaseView, EventView, SubsidyView
 
 TRIGGER_LABELS = {
     "open": "案件登録",
@@ -246,3 +246,46 @@ def subsidy_table(v: SubsidyView) -> RenderableType:
             )
         )
     return Group(*lines)
+
+
+def correction_text(e: EventView) -> str:
+    """What an event changed, in words: a correction's `old → new` per field."""
+    d = e.detail or {}
+    parts = []
+    if "voids" in d:
+        parts.append(f"#{d['voids']} ({d.get('fact', '')}) を取消")
+    if "reverts" in d:
+        parts.append(f"#{d['reverts']} ({d.get('trigger', '')}) を取消")
+    for f, (old, new) in (d.get("changes") or {}).items():
+        parts.append(f"{f}: {'—' if old is None else old} → {'—' if new is None else new}")
+    for p in d.get("payments") or ():
+        parts.append(f"{p['kind']} {p['amount']:,}円")
+    return "; ".join(parts)
+
+
+def history_with_corrections(view: CaseView) -> Table:
+    """Every event; a correction with what it changed (old → new), voided ones marked."""
+    t = Table(title=plain(f"案件 {view.id} の記録"))
+    for col in ("#", "日付", "種類", "内容", "段階", "担当", "理由・詳細"):
+        t.add_column(col, no_wrap=col in ("#", "日付"))
+    for e in view.events:
+        if e.kind == "correction":
+            detail = correction_text(e) + (f" (理由: {e.reason})" if e.reason else "")
+        else:
+            detail = e.reason or (", ".join(f"{k}={v}" for k, v in (e.detail or {}).items()))
+        if e.voided_by is not None:
+            detail = f"[#{e.voided_by} で取消] {detail}"
+        move = f"{e.from_stage or '—'} → {e.to_stage}" if e.kind != "fact" else e.to_stage
+        t.add_row(
+            *row(
+                str(e.seq),
+                e.on.isoformat(),
+                e.kind,
+                TRIGGER_LABELS.get(e.trigger, e.trigger),
+                move,
+                e.actor,
+                detail,
+            ),
+            style="dim" if e.voided_by is not None else "",
+        )
+    return t

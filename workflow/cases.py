@@ -197,6 +197,8 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
                 late,
             )
         )
+    rows = list(s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+    undone = undone_by([(e.seq, e.kind, e.detail) for e in rows])
     evs = [
         EventView(
             e.seq,
@@ -209,8 +211,9 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
             e.actor,
             e.reason,
             json.loads(e.detail) if e.detail else None,
+            undone.get(e.seq),
         )
-        for e in s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
+        for e in rows
     ]
     council_name = s.scalar(select(Council.name).where(Council.code == case.council)) or ""
     return CaseView(
@@ -249,6 +252,18 @@ def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
         milestones=ms,
         events=evs,
     )
+
+
+def undone_by(rows: Sequence[tuple[int, str, str | None]]) -> dict[int, int]:
+    """Event seq → the `correction` that voided (a fact) or reverted (a move) it."""
+    out: dict[int, int] = {}
+    for seq, kind, detail in rows:
+        if kind == "correction" and detail:
+            d = json.loads(detail)
+            target = d.get("voids", d.get("reverts"))
+            if target is not None:
+                out[int(target)] = seq
+    return out
 
 
 def report_from(snap: Snapshot, rules: RuleVersion) -> date | None:

@@ -56,6 +56,42 @@ def check_company(
     return CompanyState(key, nm, fiscal_year_end, industry, capital, employees, form)
 
 
+def check_edit(fields: dict[str, object]) -> dict[str, object]:
+    """The company fields a correction gives, each checked as `check_company` checks it."""
+    out: dict[str, object] = {}
+    for f, v in fields.items():
+        if f == "name":
+            out[f] = name(str(v), "会社名")
+        elif f == "fiscal_year_end":
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 12:
+                raise InvalidInput(f"決算月は1から12です: {v}")
+            out[f] = v
+        elif f == "industry":
+            if v not in INDUSTRIES:
+                raise InvalidInput(
+                    f"業種 (--industry) は {', '.join(INDUSTRIES)} のいずれかです: '{v}'"
+                )
+            out[f] = v
+        elif f == "capital":
+            out[f] = yen(int(str(v)), "資本金")
+        elif f == "employees":
+            n = int(str(v))
+            if not 0 <= n <= 10_000_000:
+                raise InvalidInput(f"従業員数は0から10,000,000までの整数です: {n}")
+            out[f] = n
+        elif f == "legal_form":
+            text_ = str(v)
+            if len(text_) > 40:
+                raise InvalidInput(f"法人形態が長すぎます ({len(text_)}文字; 上限 40文字)")
+            try:
+                out[f] = canonical_legal_form(text_)
+            except ValueError as e:
+                raise InvalidInput(str(e)) from None
+    if not out:
+        raise InvalidInput("変更する項目を指定してください (--name, --capital など)")
+    return out
+
+
 def corporate_number(number: str) -> str:
     try:
         return validate_corporate_number(number)

@@ -45,6 +45,7 @@ from workflow.views import Actor
 class Estimate:
     category: str
     amount: int
+    on: date | None = None  # the date it was filed (None: recorded today)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Fee:
 @dataclass(frozen=True)
 class AddLender:
     name: str
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Consent:
 @dataclass(frozen=True)
 class Certificate:
     issued: date
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def effective_on(cmd: FactCommand) -> date | None:
     """The date a fact takes effect on (None: recorded today, without dating the case)."""
     if isinstance(cmd, Fee):
         return cmd.paid_on
-    if isinstance(cmd, Consent | Plan | Report):
+    if isinstance(cmd, Consent | Plan | Report | Estimate | AddLender | Certificate):
         return cmd.on
     return None
 

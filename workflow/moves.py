@@ -7,14 +7,22 @@ Both take the same road: load the snapshot the decision needs (`store.load`), de
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from workflow import store
+from workflow import access, store
+from workflow.corrections import (
+    CaseEdit,
+    company_changes,
+    decide_company_edit,
+    decide_edit,
+    decide_revert,
+    decide_void,
+)
 from workflow.decide import Env, decide_move, definition, needs_for
 from workflow.facts import FactCommand, decide_fact, needs_of
 from workflow.inputs import text
-from workflow.snapshot import Decision, Needs, Snapshot
+from workflow.snapshot import COSTS, HISTORY, LENDERS, PAYMENTS, Decision, Needs, Snapshot
 from workflow.tx import Boundaries, write
 from workflow.views import Actor
 
@@ -87,3 +95,85 @@ def record(
         hook,
     )
     return d.changes.case_id
+
+
+# ---------------------------------------------------------------- corrections (issue 12)
+
+CORRECTION_NEEDS: Needs = frozenset({HISTORY, LENDERS, COSTS, PAYMENTS})
+
+
+def void(
+    b: Boundaries, actor_id: str, case_id: str, seq: int, reason: str | None, hook: Hook | None
+) -> Decision:
+    why = text(reason, "理由")
+    return _correct(
+        b, actor_id, case_id, lambda snap, who, env: decide_void(snap, who, seq, why, env), hook
+    )
+
+
+def revert(
+    b: Boundaries, actor_id: str, case_id: str, reason: str | None, hook: Hook | None
+) -> Decision:
+    why = text(reason, "理由")
+    return _correct(
+        b, actor_id, case_id, lambda snap, who, env: decide_revert(snap, who, why, env), hook
+    )
+
+
+def _correct(
+    b: Boundaries,
+    actor_id: str,
+    case_id: str,
+    decide: Callable[[Snapshot, Actor, Env], Decision],
+    hook: Hook | None,
+) -> Decision:
+    return change(b, actor_id, case_id, lambda snap: CORRECTION_NEEDS, decide, hook)
+
+
+def edit(
+    b: Boundaries,
+    actor_id: str,
+    case_id: str,
+    edit: CaseEdit,
+    officer_id: str | None,
+    reason: str | None,
+) -> Decision:
+    """Edit a case; the officer put in charge is read in the same transaction."""
+    why = text(reason, "理由")
+    with write(b) as s:
+        who = store.actor(s, actor_id)
+        if officer_id is not None:
+            edit = replace(edit, officer=store.officer(s, officer_id))
+        snap = store.load(s, case_id, who, CORRECTION_NEEDS)
+        decision = decide_edit(snap, who, edit, why, b.env())
+        store.apply(s, decision.changes, b.now())
+        return decision
+
+
+def edit_company(
+    b: Boundaries, actor_id: str, key: str, fields: dict[str, object], reason: str | None
+) -> list[tuple[str, object, object]]:
+    """Change a company's facts: its row, one `company_changes` row per field, and its open
+    cases replanned when their timeline moves; returns (field, old, new)."""
+    why = text(reason, "理由")
+    with write(b) as s:
+        who = store.actor(s, actor_id)
+        company = store.company(s, key)
+        new = replace(company, **fields)  # type: ignore[arg-type]
+        snaps = [
+            store.load(s, cid, who, CORRECTION_NEEDS)
+            if access.can_see_council(who, council)
+            else _refuse(who, council)
+            for cid, council in store.company_cases(s, company.key)
+        ]
+        env = b.env()
+        decisions = decide_company_edit(company, new, snaps, who, why, env)
+        store.update_company(s, company, new, who.id, why or "", b.now())
+        for d in decisions:
+            store.apply(s, d.changes, b.now())
+        return [(f, o, n) for f, (o, n) in company_changes(company, new).items()]
+
+
+def _refuse(who: Actor, council: str) -> Snapshot:
+    access.require_council(who, council)
+    raise AssertionError("unreachable")

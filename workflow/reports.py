@@ -263,6 +263,9 @@ def workload(
             "overdue_cases": r.overdue_cases,
             "overdue_items": r.overdue_items,
             "oldest_due": r.oldest_due,
+            "active": r.active,
+            "needs_reassignment": not r.active and r.open_cases > 0,
+            "reassign": "要引継ぎ" if not r.active and r.open_cases > 0 else "",
         }
         for r in rows
     ]
@@ -280,10 +283,14 @@ def workload(
             Column("overdue_cases", "期限超過の案件", "int"),
             Column("overdue_items", "期限超過の件数", "int"),
             Column("oldest_due", "最も古い超過期限", "date"),
+            Column("reassign", "引継ぎ"),
         ),
         out,
         names,
-        ("進行中: 完了・不受理・取下げ・中止を除く案件",),
+        (
+            "進行中: 完了・不受理・取下げ・中止を除く案件",
+            "要引継ぎ: 無効 (inactive) の担当者の進行中の案件 ('kaizen case edit --officer')",
+        ),
     )
 
 

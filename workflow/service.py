@@ -17,6 +17,7 @@ from storage.db import Database
 from workflow import cases, companies, moves, people
 from workflow.clock import Clock
 from workflow.config import Settings
+from workflow.corrections import CaseEdit
 from workflow.decide import check_date
 from workflow.facts import (
     AddLender,
@@ -29,8 +30,8 @@ from workflow.facts import (
     Plan,
     Report,
 )
+from workflow.inputs import causes, text
 from workflow.inputs import name as clean_name
-from workflow.inputs import text
 from workflow.inputs import yen as money
 from workflow.moves import Hook, Moved
 from workflow.reference import calendar_for
@@ -223,8 +224,14 @@ class Kaizen(Boundaries):
     def _date(self, on: date | None, what: str) -> date:
         return check_date(on, self.today(), what)
 
-    def record_estimate(self, actor_id: str, case_id: str, category: str, yen: int) -> CaseView:
-        return self._record(actor_id, case_id, Estimate(category, money(yen, "見積額")))
+    def _on(self, on: date | None, what: str) -> date | None:
+        return None if on is None else check_date(on, self.today(), what)
+
+    def record_estimate(
+        self, actor_id: str, case_id: str, category: str, yen: int, on: date | None = None
+    ) -> CaseView:
+        cmd = Estimate(category, money(yen, "見積額"), self._on(on, "見積の登録日"))
+        return self._record(actor_id, case_id, cmd)
 
     def record_fee(
         self, actor_id: str, case_id: str, category: str, yen: int, on: date | None = None
@@ -232,8 +239,11 @@ class Kaizen(Boundaries):
         amount = money(yen, "支払額")
         return self._record(actor_id, case_id, Fee(category, amount, self._date(on, "支払日")))
 
-    def add_lender(self, actor_id: str, case_id: str, name: str) -> CaseView:
-        return self._record(actor_id, case_id, AddLender(clean_name(name, "金融機関名")))
+    def add_lender(
+        self, actor_id: str, case_id: str, name: str, on: date | None = None
+    ) -> CaseView:
+        cmd = AddLender(clean_name(name, "金融機関名"), self._on(on, "金融機関の登録日"))
+        return self._record(actor_id, case_id, cmd)
 
     def record_consent(
         self, actor_id: str, case_id: str, lender: str, on: date | None = None
@@ -241,9 +251,11 @@ class Kaizen(Boundaries):
         nm = clean_name(lender, "金融機関名")
         return self._record(actor_id, case_id, Consent(nm, self._date(on, "同意日")))
 
-    def record_certificate(self, actor_id: str, case_id: str, issued: date) -> CaseView:
+    def record_certificate(
+        self, actor_id: str, case_id: str, issued: date, on: date | None = None
+    ) -> CaseView:
         when = self._date(issued, "証明書の発行日")
-        return self._record(actor_id, case_id, Certificate(when))
+        return self._record(actor_id, case_id, Certificate(when, self._on(on, "証明書の登録日")))
 
     def record_plan(self, actor_id: str, case_id: str, on: date | None = None) -> CaseView:
         return self._record(actor_id, case_id, Plan(self._date(on, "計画の登録日")))
@@ -254,6 +266,92 @@ class Kaizen(Boundaries):
     def extend_validity(self, actor_id: str, case_id: str, until: date, reason: str) -> CaseView:
         why = text(reason, "延長の理由", required=True) or ""
         return self._record(actor_id, case_id, Extend(until, why))
+
+    # ------------------------------------------------------------ corrections (issue 12)
+
+    def void_fact(self, actor_id: str, case_id: str, seq: int, reason: str | None) -> CaseView:
+        """Void one recorded fact (a `correction` event); its effect disappears."""
+        d = moves.void(self, actor_id, case_id, seq, reason, self.after_load)
+        return self.show(actor_id, d.changes.case_id)
+
+    def revert(self, actor_id: str, case_id: str, reason: str | None) -> CaseView:
+        """Undo the last stage change (supervisors); its payments are reversed."""
+        d = moves.revert(self, actor_id, case_id, reason, self.after_load)
+        return self.show(actor_id, d.changes.case_id)
+
+    def edit_case(
+        self,
+        actor_id: str,
+        case_id: str,
+        *,
+        reason: str | None,
+        advisor: str | None = None,
+        officer: str | None = None,
+        interim_monitoring: bool | None = None,
+        guarantee_release: bool | None = None,
+        affected: Sequence[str] | None = None,
+    ) -> CaseView:
+        edit = CaseEdit(
+            advisor=None if advisor is None else clean_name(advisor, "認定支援機関名"),
+            interim_monitoring=interim_monitoring,
+            guarantee_release=guarantee_release,
+            affected=None if affected is None else causes(list(affected)),
+        )
+        d = moves.edit(self, actor_id, case_id, edit, officer, reason)
+        return self.show(actor_id, d.changes.case_id)
+
+    def edit_company(
+        self,
+        actor_id: str,
+        number: str,
+        *,
+        reason: str | None,
+        name: str | None = None,
+        fiscal_year_end: int | None = None,
+        industry: str | None = None,
+        capital: int | None = None,
+        employees: int | None = None,
+        legal_form: str | None = None,
+    ) -> list[tuple[str, object, object]]:
+        """Correct a company's facts; returns (field, old, new) of what changed."""
+        key = companies.company_key(number)
+        given = {
+            "name": name,
+            "fiscal_year_end": fiscal_year_end,
+            "industry": industry,
+            "capital": capital,
+            "employees": employees,
+            "legal_form": legal_form,
+        }
+        fields = companies.check_edit({k: v for k, v in given.items() if v is not None})
+        return moves.edit_company(self, actor_id, key, fields, reason)
+
+    def edit_officer(
+        self,
+        actor_id: str,
+        officer_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        role: str | None = None,
+        council: str | None = None,
+        active: bool | None = None,
+    ) -> people.OfficerRow:
+        return people.edit_officer(
+            self,
+            actor_id,
+            officer_id,
+            name_=name,
+            email=email,
+            role=role,
+            council=council,
+            active=active,
+        )
+
+    def list_officers(
+        self, actor_id: str, *, council: str | None = None
+    ) -> list[people.OfficerRow]:
+        return people.list_officers(self, actor_id, council=council)
 
 
 __all__ = ["Kaizen", "Moved"]

@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 # What a loader can be asked for, beyond the case row, its company and its history.
 LENDERS, COSTS, REPORTS, PAYMENTS, USES = "lenders", "costs", "reports", "payments", "uses"
+HISTORY = "history"  # every event row of the case (corrections read it)
 Needs = frozenset[str]
 EVERYTHING: Needs = frozenset({LENDERS, COSTS, REPORTS, PAYMENTS, USES})
 
@@ -101,6 +102,7 @@ class PaymentState:
     period: int | None
     amount: int
     paid_on: date
+    reversal: bool = False  # a negative row undoing a payment of a reverted stage change
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class MilestoneState:
 @dataclass(frozen=True)
 class EventRow:
     seq: int
-    kind: str  # transition, fact, import
+    kind: str  # transition, fact, import, correction
     trigger: str
     from_stage: str | None
     to_stage: str
@@ -139,6 +141,7 @@ class Snapshot:
     reports: Mapping[int, date] | None = None
     payments: tuple[PaymentState, ...] | None = None
     uses: tuple[Use, ...] | None = None  # the company's other uses (this case excluded)
+    history: tuple[EventRow, ...] | None = None  # every event, in order (corrections)
 
     def need(self, what: str, value: T | None) -> T:
         if value is None:
@@ -165,6 +168,10 @@ class Snapshot:
     def use_list(self) -> tuple[Use, ...]:
         return self.need(USES, self.uses)
 
+    @property
+    def event_list(self) -> tuple[EventRow, ...]:
+        return self.need(HISTORY, self.history)
+
 
 @dataclass
 class ChangeSet:
@@ -181,6 +188,8 @@ class ChangeSet:
     milestones: dict[str, MilestoneState] = field(default_factory=dict)  # upsert by key
     drop_milestones: set[str] = field(default_factory=set)  # delete (and their reminders)
     cancel_reminders: set[str] = field(default_factory=set)  # pending reminders of these keys
+    drop_lenders: set[str] = field(default_factory=set)  # delete by name (a voided lender)
+    drop_reports: set[int] = field(default_factory=set)  # delete by period (a voided report)
 
     def merge(self, later: ChangeSet) -> ChangeSet:
         """This change followed by `later` (same case), as one change."""
@@ -190,9 +199,15 @@ class ChangeSet:
             case=later.case,
             expected_version=self.expected_version,
             events=[*self.events, *later.events],
-            lenders={**self.lenders, **later.lenders},
+            lenders={
+                **{k: v for k, v in self.lenders.items() if k not in later.drop_lenders},
+                **later.lenders,
+            },
             costs={**self.costs, **later.costs},
-            reports={**self.reports, **later.reports},
+            reports={
+                **{k: v for k, v in self.reports.items() if k not in later.drop_reports},
+                **later.reports,
+            },
             payments=[*self.payments, *later.payments],
             milestones={
                 **{k: v for k, v in self.milestones.items() if k not in later.drop_milestones},
@@ -200,6 +215,8 @@ class ChangeSet:
             },
             drop_milestones=(self.drop_milestones - set(later.milestones)) | later.drop_milestones,
             cancel_reminders=self.cancel_reminders | later.cancel_reminders,
+            drop_lenders=(self.drop_lenders - set(later.lenders)) | later.drop_lenders,
+            drop_reports=(self.drop_reports - set(later.reports)) | later.drop_reports,
         )
 
 

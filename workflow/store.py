@@ -9,6 +9,7 @@ reports and payments inserted. Numbering, company keys and the actor lookup live
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -23,6 +24,7 @@ from states.calendar import fiscal_year
 from storage.models import (
     Case,
     Company,
+    CompanyChange,
     Cost,
     Event,
     Lender,
@@ -39,6 +41,7 @@ from workflow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from workflow.reuse import Use
 from workflow.snapshot import (
     COSTS,
+    HISTORY,
     LENDERS,
     PAYMENTS,
     REPORTS,
@@ -47,6 +50,7 @@ from workflow.snapshot import (
     ChangeSet,
     CompanyState,
     CostState,
+    EventRow,
     LenderState,
     MilestoneState,
     Needs,
@@ -119,8 +123,29 @@ _LOAD = (
     .where(CASES.c.id == bindparam("cid"))
 )
 _MOVES = (
-    select(EVENTS.c.trigger, EVENTS.c.effective_on)
+    select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.trigger, EVENTS.c.effective_on, EVENTS.c.detail)
     .where(EVENTS.c.case_id == bindparam("cid"), EVENTS.c.kind != "fact")
+    .order_by(EVENTS.c.seq)
+)
+_HISTORY = (
+    select(
+        *(
+            EVENTS.c[c]
+            for c in (
+                "seq",
+                "kind",
+                "trigger",
+                "from_stage",
+                "to_stage",
+                "effective_on",
+                "actor",
+                "reason",
+                "detail",
+                "recorded_at",
+            )
+        )
+    )
+    .where(EVENTS.c.case_id == bindparam("cid"))
     .order_by(EVENTS.c.seq)
 )
 _MILESTONES = select(
@@ -143,7 +168,13 @@ _REPORTS = select(REPORTS_T.c.period, REPORTS_T.c.reported_on).where(
     REPORTS_T.c.case_id == bindparam("cid")
 )
 _PAYMENTS = (
-    select(PAYMENTS_T.c.kind, PAYMENTS_T.c.period, PAYMENTS_T.c.amount, PAYMENTS_T.c.paid_on)
+    select(
+        PAYMENTS_T.c.kind,
+        PAYMENTS_T.c.period,
+        PAYMENTS_T.c.amount,
+        PAYMENTS_T.c.paid_on,
+        PAYMENTS_T.c.reversal,
+    )
     .where(PAYMENTS_T.c.case_id == bindparam("cid"))
     .order_by(PAYMENTS_T.c.id)
 )
@@ -179,6 +210,49 @@ def company(s: Session, key: str) -> CompanyState:
 def all_companies(s: Session) -> dict[str, CompanyState]:
     cols = [COMPANIES.c[c] for c in _COMPANY_COLUMNS]
     return {r[0]: CompanyState(*r) for r in s.execute(select(*cols))}
+
+
+def officer(s: Session, officer_id: str) -> Actor:
+    """A registered, active officer (e.g. the one a case is handed to)."""
+    row = s.connection().execute(_ACTOR, {"id": officer_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"担当者 {officer_id} が見つかりません ('kaizen officer list')")
+    if not row.active:
+        raise InvalidInput(f"担当者 {officer_id} は無効 (inactive) です")
+    return Actor(row.id, row.name, row.role, row.council_code)
+
+
+def company_cases(s: Session, key: str) -> list[tuple[str, str]]:
+    """(case id, council) of every case of a company."""
+    q = select(CASES.c.id, CASES.c.council_code).where(CASES.c.company_key == key)
+    return [(r[0], r[1]) for r in s.execute(q.order_by(CASES.c.id))]
+
+
+def update_company(
+    s: Session, old: CompanyState, new: CompanyState, actor_id: str, reason: str, at: datetime
+) -> None:
+    """The company row after a correction, and one audit row per changed field."""
+    changed = [c for c in _COMPANY_COLUMNS[1:] if getattr(old, c) != getattr(new, c)]
+    s.execute(
+        update(COMPANIES)
+        .where(COMPANIES.c.key == old.key)
+        .values({c: getattr(new, c) for c in changed})
+    )
+    s.execute(
+        insert(_table(CompanyChange)),
+        [
+            {
+                "company_key": old.key,
+                "field": c,
+                "old": None if getattr(old, c) is None else str(getattr(old, c)),
+                "new": None if getattr(new, c) is None else str(getattr(new, c)),
+                "actor": actor_id,
+                "reason": reason,
+                "recorded_at": at,
+            }
+            for c in changed
+        ],
+    )
 
 
 def company_exists(s: Session, key: str) -> bool:
@@ -279,7 +353,7 @@ def load(s: Session, case_id: str, who: Actor, needs: Needs) -> Snapshot:
     snap = Snapshot(
         case=case_state(row[:n]),
         company=CompanyState(*row[n : n + len(_COMPANY_COLUMNS)]),
-        moves=tuple((t, on) for t, on in conn.execute(_MOVES, {"cid": cid})),
+        moves=standing_moves(conn.execute(_MOVES, {"cid": cid}).all()),
         milestones={
             r.key: MilestoneState(r.key, r.label, r.stage, r.due, r.done_on, bool(r.reminded))
             for r in conn.execute(_MILESTONES, {"cid": cid})
@@ -305,7 +379,38 @@ def fill(s: Session, snap: Snapshot, needs: Needs) -> Snapshot:
         extra["payments"] = tuple(PaymentState(*r) for r in conn.execute(_PAYMENTS, p))
     if USES in needs:
         extra["uses"] = tuple(uses(s, snap.case.company, snap.case.id))
+    if HISTORY in needs:
+        extra["history"] = tuple(
+            EventRow(
+                r.seq,
+                r.kind,
+                r.trigger,
+                r.from_stage,
+                r.to_stage,
+                r.effective_on,
+                r.actor,
+                r.reason,
+                r.detail,
+                r.recorded_at,
+            )
+            for r in conn.execute(_HISTORY, p)
+        )
     return replace(snap, **extra) if extra else snap
+
+
+def standing_moves(rows: Sequence[Any]) -> tuple[tuple[str, date], ...]:
+    """(trigger, date) of the transitions that stand: `(seq, kind, trigger, on, detail)` rows
+    of every non-fact event, a reverted transition left out (its `correction` names it)."""
+    reverted = {reverted_seq(r[4]) for r in rows if r[1] == "correction"}
+    return tuple((r[2], r[3]) for r in rows if r[1] != "correction" and r[0] not in reverted)
+
+
+def reverted_seq(detail: str | None) -> int | None:
+    """The transition a `correction` event reverts (None: it reverts none)."""
+    if not detail:
+        return None
+    value = json.loads(detail).get("reverts")
+    return int(value) if value is not None else None
 
 
 def case_state(row: Sequence[Any]) -> CaseState:
@@ -425,6 +530,7 @@ def apply_many(s: Session, change_sets: Iterable[ChangeSet], at: datetime) -> No
                 "period": p.period,
                 "amount": p.amount,
                 "paid_on": p.paid_on,
+                "reversal": p.reversal,
             }
             for p in ch.payments
         ]
@@ -510,6 +616,18 @@ def _upsert_children(s: Session, ch: ChangeSet) -> None:
                 REMINDERS_T.c.milestone_id.in_(_ids(cid, ch.cancel_reminders)),
             )
             .values(status="cancelled")
+        )
+    if ch.drop_lenders:
+        s.execute(
+            delete(LENDERS_T).where(
+                LENDERS_T.c.case_id == cid, LENDERS_T.c.name.in_(sorted(ch.drop_lenders))
+            )
+        )
+    if ch.drop_reports:
+        s.execute(
+            delete(REPORTS_T).where(
+                REPORTS_T.c.case_id == cid, REPORTS_T.c.period.in_(sorted(ch.drop_reports))
+            )
         )
     if ch.drop_milestones:
         s.execute(

@@ -32,6 +32,7 @@ class EventView:
     actor: str
     reason: str | None
     detail: dict[str, Any] | None
+    voided_by: int | None = None  # the correction that voided this fact (or reverted this move)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class CaseView:
                 "actor": e.actor,
                 "reason": e.reason,
                 "detail": e.detail,
+                "voided_by": e.voided_by,
             }
             for e in self.events
         ]

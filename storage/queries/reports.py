@@ -184,6 +184,7 @@ class OfficerLoad(NamedTuple):
     overdue_cases: int
     overdue_items: int
     oldest_due: date | None
+    active: bool = True  # an inactive officer's open cases need reassignment (issue 12)
 
 
 def officer_loads(s: Session, f: CaseFilter, today: date) -> list[OfficerLoad]:
@@ -225,14 +226,15 @@ def officer_loads(s: Session, f: CaseFilter, today: date) -> list[OfficerLoad]:
             func.coalesce(per.c.overdue_cases, 0),
             func.coalesce(per.c.overdue_items, 0),
             per.c.oldest,
+            Officer.active,
         )
         .outerjoin(per, per.c.officer_id == Officer.id)
         .where((per.c.officer_id.is_not(None)) | and_(mine, Officer.active.is_(True)))
         .order_by(Officer.council_code, Officer.id)
     )
     return [
-        OfficerLoad(oid, name, code, role, int(n), int(o), int(odc), int(odi), oldest)
-        for oid, name, code, role, n, o, odc, odi, oldest in s.execute(q)
+        OfficerLoad(oid, name, code, role, int(n), int(o), int(odc), int(odi), oldest, bool(active))
+        for oid, name, code, role, n, o, odc, odi, oldest, active in s.execute(q)
     ]
 
 
