@@ -7,7 +7,10 @@ Checks (each a name in the report):
 - `orphans`: open milestones and pending reminders belong to cases that are still live;
 - `money`: payments never exceed the caps (per phase) nor the subsidy the rules allow;
 - `reuse`: every filed case respects the re-use policy of its pinned rule version, counted
-  over the uses that came before it; a re-use exception was accepted by a supervisor.
+  over the uses that came before it; a re-use exception was accepted by a supervisor;
+- `derived`: the rows derived from the events are what the events that stand imply after
+  corrections — no kind of payment nets below zero or stands without the stage change that
+  pays it (a reverted one is reversed), and a live case's open milestones are a replan's.
 An admin checks every council's cases (and rows whose case is missing); any other officer only
 their own council's (`examine`). The SQL is in storage/queries/doctor.py.
 Read-only: it never repairs anything. A row it cannot make sense of (a program, track, stage or
@@ -17,9 +20,11 @@ rule version the rule data does not know) is itself reported as a problem, never
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from states.calendar import fiscal_year
 from states.money import category_subsidy
@@ -31,11 +36,15 @@ from storage.queries.doctor import CaseRow as Case
 from storage.queries.doctor import CostRow as Cost
 from storage.queries.doctor import EventRow as Event
 from storage.queries.doctor import PaymentRow as Payment
+from workflow import store
 from workflow.config import Settings
 from workflow.dberrors import translate_errors
+from workflow.decide import Env, case_rules, plan
 from workflow.errors import KaizenError, PermissionDenied
 from workflow.reference import find_version
 from workflow.reuse import Use, decide
+from workflow.snapshot import EVERYTHING, USES
+from workflow.views import Actor
 
 if TYPE_CHECKING:
     from workflow.service import Kaizen
@@ -48,7 +57,7 @@ class Problem:
     message: str
 
 
-CHECKS = ("stage_matches_events", "event_path", "orphans", "money", "reuse")
+CHECKS = ("stage_matches_events", "event_path", "orphans", "money", "reuse", "derived")
 
 
 def _definition(case: Case, out: list[Problem]) -> Definition | None:
@@ -78,14 +87,14 @@ def examine(k: Kaizen, actor_id: str) -> tuple[int, list[Problem]]:
     """`kaizen doctor` for an actor: an admin checks everything, others their council's cases."""
     actor = k.whoami(actor_id)  # an unregistered or inactive user is refused here
     if actor.role == "admin":
-        return check_database(k.db, k.settings)
+        return check_database(k.db, k.settings, env=k.env())
     if actor.council is None:
         raise PermissionDenied(f"{actor.id} は協議会に所属していません: 検査できる案件がありません")
-    return check_database(k.db, k.settings, council=actor.council)
+    return check_database(k.db, k.settings, council=actor.council, env=k.env())
 
 
 def check_database(
-    db: Database, settings: Settings, *, council: str | None = None
+    db: Database, settings: Settings, *, council: str | None = None, env: Env | None = None
 ) -> tuple[int, list[Problem]]:
     """(number of cases checked, problems found): every case, or one council's."""
     # A file corrupt past its first pages fails here, not at opening: one line, no traceback.
@@ -104,8 +113,13 @@ def check_database(
             sql.company_uses(
                 s, None if council is None else {c.company_key for c in cases.values()}
             ),
+            _reverted(sql.corrections(s, council)),
+            sql.payment_kinds(s, council),
         )
-    return len(cases), _check(data, settings)
+        problems = _check(data, settings)
+        if env is not None:
+            problems += _milestones(s, council, env)
+    return len(cases), problems
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,8 @@ class _Data:
     payments: list[Payment]
     costs: list[Cost]
     uses: list[sql.UseRow]
+    reverted: dict[str, set[int]] = field(default_factory=dict)  # case -> reverted moves
+    payment_net: list[tuple[str, str, int | None, int]] = field(default_factory=list)
 
 
 def _check(data: _Data, settings: Settings) -> list[Problem]:
@@ -125,6 +141,7 @@ def _check(data: _Data, settings: Settings) -> list[Problem]:
     _orphans(data, out)
     _money(data, definitions, settings, out)
     _reuse(data, definitions, settings, out)
+    _payments(data, out)
     return out
 
 
@@ -152,7 +169,7 @@ def _paths(data: _Data, out: list[Problem]) -> dict[str, Definition]:
                     f"events are not numbered 1..{len(evs)}: {[e.seq for e in evs]}",
                 )
             )
-        moves = [e for e in evs if e.kind != "fact"]
+        moves = _standing(evs, data.reverted.get(cid, set()))
         if not moves:
             out.append(Problem("event_path", cid, "no opening event"))
             continue
@@ -319,3 +336,72 @@ def _reuse(
                         f"re-use exception accepted by {acc[-1].actor}, not a supervisor",
                     )
                 )
+
+
+# ---------------------------------------------------------------- derived rows (issue 12)
+
+
+def _reverted(rows: list[tuple[str, str | None]]) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = defaultdict(set)
+    for cid, detail in rows:
+        seq = store.reverted_seq(detail)
+        if seq is not None:
+            out[cid].add(seq)
+    return out
+
+
+def _standing(evs: list[Event], reverted: set[int]) -> list[Event]:
+    """The moves that stand: transitions and imports, a reverted transition left out."""
+    return [e for e in evs if e.kind in ("transition", "import") and e.seq not in reverted]
+
+
+PAID_BY = {"plan_first": ("decide_payment",), "plan_second": ("pay_monitoring", "complete")}
+
+
+def _payments(data: _Data, out: list[Problem]) -> None:
+    """Each kind of payment nets to what the standing stage changes paid: never below zero,
+    and nothing left of a payment whose stage change was reverted."""
+    for cid, kind, period, net in data.payment_net:
+        if net < 0:
+            out.append(Problem("derived", cid, f"{kind} payments net {net:,} below zero"))
+            continue
+        moves = _standing(data.events.get(cid, []), data.reverted.get(cid, set()))
+        if net == 0 or any(e.kind == "import" for e in moves):
+            continue  # an imported history's payments came with it
+        triggers = [e.trigger for e in moves]
+        paying = PAID_BY.get(kind, ("pay_monitoring", "complete"))
+        made = sum(1 for t in triggers if t in paying)
+        if made == 0 or (kind == "monitoring" and (period or 0) > made):
+            out.append(
+                Problem(
+                    "derived",
+                    cid,
+                    f"{kind} payments {net:,} stand without the stage change that pays them "
+                    f"({'/'.join(paying)})",
+                )
+            )
+
+
+DOCTOR = Actor("doctor", "kaizen doctor", "admin", None)
+
+
+def _milestones(s: Session, council: str | None, env: Env) -> list[Problem]:
+    """A live case's open milestones are what a replan of its standing facts leaves open
+    (a milestone done stays done: only open ones are compared)."""
+    finals = {x for d in catalog().definitions.values() for x in d.final_stages}
+    out = []
+    for cid in sql.live_case_ids(s, council, finals):
+        try:
+            snap = store.load(s, cid, DOCTOR, EVERYTHING - {USES})
+            planned = plan(snap, case_rules(snap.case, env), env)
+        except (KaizenError, KeyError, ValueError):
+            continue  # a case the rule data cannot read is reported by event_path
+        want = {p.key: p.due for p in planned if p.done_on is None}
+        rows = snap.milestones
+        for key, m in sorted(rows.items()):
+            if m.done_on is None and want.get(key) != m.due:
+                what = f"due {want[key]}" if key in want else "not in the plan"
+                out.append(Problem("derived", cid, f"open milestone {key} ({m.due}): {what}"))
+        for key in sorted(set(want) - set(rows)):
+            out.append(Problem("derived", cid, f"milestone {key} due {want[key]} is missing"))
+    return out

@@ -197,3 +197,26 @@ def company_uses(s: Session, companies: Collection[str] | None) -> list[UseRow]:
         for key, prog, track, on, yen, cid in s.execute(accepted)
     ]
     return out
+
+
+def corrections(s: Session, council: str | None) -> list[tuple[str, str | None]]:
+    """(case id, detail JSON) of every `correction` event (a revert names the move it undoes)."""
+    q = select(Event.case_id, Event.detail).where(Event.kind == "correction").order_by(Event.id)
+    return [(cid, detail) for cid, detail in s.execute(_of(q, council, Event.case_id))]
+
+
+def payment_kinds(s: Session, council: str | None) -> list[tuple[str, str, int | None, int]]:
+    """(case id, kind, period, net amount) of the payments, reversals included."""
+    q = (
+        select(Payment.case_id, Payment.kind, Payment.period, func.sum(Payment.amount))
+        .group_by(Payment.case_id, Payment.kind, Payment.period)
+        .order_by(Payment.case_id, Payment.kind, Payment.period)
+    )
+    return [(c, k, p, int(n)) for c, k, p, n in s.execute(_of(q, council, Payment.case_id))]
+
+
+def live_case_ids(s: Session, council: str | None, finals: Collection[str]) -> list[str]:
+    q = select(Case.id).where(Case.stage.not_in(sorted(finals))).order_by(Case.id)
+    if council is not None:
+        q = q.where(Case.council_code == council)
+    return list(s.scalars(q))

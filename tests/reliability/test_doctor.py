@@ -311,6 +311,32 @@ def event_rewritten(k: Any, co: str) -> str:
     return cid
 
 
+def milestone_moved(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    sql(k, "UPDATE milestones SET due = '2031-01-31' WHERE case_id = :c AND done_on IS NULL", c=cid)
+    return cid
+
+
+def payment_of_a_reverted_move(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    advance_to(k, cid, "monitoring")
+    k.revert("boss", cid, "支払決定の誤り")  # reverses plan_first by a negative row
+    add_payment(k, cid, 1_000)  # and a stray payment with no decide_payment standing
+    return cid
+
+
+def payment_below_zero(k: Any, co: str) -> str:
+    cid = open_case(k, co)
+    advance_to(k, cid, "monitoring")
+    sql(
+        k,
+        "INSERT INTO payments (case_id, kind, period, amount, paid_on, reversal)"
+        " VALUES (:c, 'plan_first', NULL, -99999999, '2026-06-01', :t)",
+        c=cid, t=True,
+    )  # fmt: skip
+    return cid
+
+
 ROWS = {
     "stage set by hand": Row("stage_matches_events", "last event leads to", stage_by_hand),
     "stage not of the program": Row("stage_matches_events", "is not a stage", stage_unknown),
@@ -330,6 +356,9 @@ ROWS = {
     "payment, unknown rule version": Row("money", "unknown rule version", payment_unknown_rules),
     "second early use (R7: once)": Row("reuse", "2回目", second_early_use),
     "re-use exception, officer": Row("reuse", "not a supervisor", exception_by_officer),
+    "milestone moved by hand": Row("derived", "open milestone", milestone_moved),
+    "payment of a reverted move": Row("derived", "without the stage change", payment_of_a_reverted_move),
+    "payment netting below zero": Row("derived", "below zero", payment_below_zero),
     "event deleted": Row("event_path", "not numbered", event_deleted, sqlite_only=True),
     "event rewritten": Row("stage_matches_events", "leads to discontinued", event_rewritten, sqlite_only=True),
 }  # fmt: skip

@@ -16,6 +16,7 @@ from tests.conftest import World
 from tests.workflow.conftest import LENDER, Driver, company, snapshot
 from workflow import store
 from workflow.decide import case_rules, plan
+from workflow.doctor import check_database
 from workflow.errors import (
     Conflict,
     GuardFailed,
@@ -45,6 +46,11 @@ def milestones_match_a_replan(k: Kaizen, case_id: str) -> None:
     planned = {p.key: p for p in plan(snap, case_rules(snap.case, env), env)}
     open_rows = {key: m.due for key, m in snap.milestones.items() if m.done_on is None}
     assert open_rows == {key: p.due for key, p in planned.items() if p.done_on is None}
+
+
+def assert_doctor_finds_nothing(k: Kaizen) -> None:
+    _, problems = check_database(k.db, k.settings, env=k.env())
+    assert problems == []
 
 
 # ---------------------------------------------------------------- the stories
@@ -127,6 +133,7 @@ def test_a_lender_typo_is_voided_then_the_right_lender_consents_and_agree(
     }
     with pytest.raises(Conflict, match="既に"):
         k.void_fact("boss", cid, typo.seq, "二度目")
+    assert_doctor_finds_nothing(k)
 
 
 def test_a_voided_estimate_falls_back_to_the_one_before(world: World, drive: Driver) -> None:
@@ -170,6 +177,7 @@ def test_a_mistaken_agree_is_reverted_with_its_payments_reversed(
     history = k.show("tanaka", cid).events
     reverted = [e for e in history if e.voided_by is not None]
     assert [e.trigger for e in reverted] == ["agree", "decide_payment"]
+    assert_doctor_finds_nothing(k)
 
 
 def test_a_revert_of_a_monitoring_payment_reverses_both_halves(world: World, drive: Driver) -> None:
