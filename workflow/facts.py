@@ -129,6 +129,9 @@ def decide_fact(
     """Record one fact with its event; every refusal raises before anything is decided."""
     fid = fact_id(cmd)
     check_window(snap, fid)
+    when = effective_on(cmd)
+    if when is not None and when < snap.case.opened_on:
+        raise InvalidInput(f"日付 (--on) {when} は案件の相談日 {snap.case.opened_on} より前です")
     after, changes, detail = apply_fact(snap, actor, cmd, env)
     on = effective_on(cmd)
     case = after.case

@@ -6,14 +6,17 @@ derived rows (payments, milestones) are what the facts that stand imply.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage.models import CompanyChange, Payment
 from tests.conftest import World
 from tests.workflow.conftest import LENDER, Driver, company, snapshot
+from tests.workflow.test_smtp import Server, at, start_server
 from workflow import store
 from workflow.decide import case_rules, plan
 from workflow.doctor import check_database
@@ -26,6 +29,8 @@ from workflow.errors import (
     NotFound,
     PermissionDenied,
 )
+from workflow.mailer import SmtpMailer
+from workflow.reminders import sweep
 from workflow.reports import workload
 from workflow.service import Kaizen
 from workflow.snapshot import EVERYTHING
@@ -287,3 +292,88 @@ def test_refused_corrections_write_nothing(world: World, drive: Driver) -> None:
         assert "\n" not in got.value.message, name
         assert snapshot(world.url) == before, name
     assert len({e.exit_code for _, _, e, _ in cases}) >= 4
+
+
+# ---------------------------------------------------------------- the log only grows
+
+
+@pytest.fixture
+def append_only(world: World) -> None:
+    """SQLite has no trigger in the schema: install one (PostgreSQL's is in migration 0001)."""
+    if world.url.startswith("sqlite"):
+        with drive_engine(world).begin() as c:
+            for op in ("UPDATE", "DELETE"):
+                c.execute(
+                    text(
+                        f"CREATE TRIGGER test_events_no_{op.lower()} BEFORE {op} ON events "
+                        "BEGIN SELECT RAISE(ABORT, 'events are append-only (test)'); END"
+                    )
+                )
+
+
+def drive_engine(world: World) -> Any:
+    return world.k.db.engine  # type: ignore[attr-defined]
+
+
+def test_every_correction_only_appends_events(
+    world: World, drive: Driver, append_only: None
+) -> None:
+    k = drive.k
+    cid = drive.new(stage="bank_negotiation")
+    before = snapshot(world.url)["events"]
+    k.add_lender("tanaka", cid, "西日本シテイ銀行")
+    k.void_fact("tanaka", cid, k.show("tanaka", cid).events[-1].seq, "誤記")
+    k.edit_case("tanaka", cid, advisor="天神会計事務所", reason="誤記")
+    k.edit_company("boss", world.company, fiscal_year_end=9, employees=21, reason="誤記")
+    drive.to(cid, "monitoring")
+    k.revert("boss", cid, "誤り")
+    k.revert("boss", cid, "誤り")
+    with pytest.raises(KaizenError):
+        k.void_fact("tanaka", cid, 1, "誤り")
+    after = snapshot(world.url)["events"]
+    assert set(before) <= set(after)
+    kinds = {row[3] for row in after if row[1] == repr(cid)}
+    assert "'correction'" in kinds
+    with drive_engine(world).connect() as c:
+        rows = c.execute(
+            text("SELECT seq FROM events WHERE case_id = :c ORDER BY seq"), {"c": cid}
+        ).scalars()
+        seqs = list(rows)
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+# ---------------------------------------------------------------- an e-mail added later
+
+
+@pytest.fixture
+def smtp() -> Iterator[Server]:
+    controller, server = start_server()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_officer_given_an_email_later_receives_the_next_reminder(
+    world: World, smtp: Server
+) -> None:
+    k: Kaizen = world.k  # type: ignore[assignment]
+    k.add_officer("admin", "suzuki", name="鈴木", council="40", role="officer")
+    k.open_case(
+        "suzuki",
+        company=world.company,
+        program="405",
+        track="normal",
+        council="40",
+        advisor="博多会計事務所",
+        on=date(2026, 6, 1),
+    )
+    mailer = SmtpMailer(smtp.settings())
+    sweep(k.db, k.settings, at("2026-06-23"), k.calendar, mailer)  # 7 days before: no address
+    assert smtp.inbox.to("suzuki@example.jp") == []
+    row = k.edit_officer("admin", "suzuki", email="suzuki@example.jp")
+    assert row.changes == {"email": [None, "suzuki@example.jp"]}
+    sweep(k.db, k.settings, at("2026-07-07"), k.calendar, mailer)  # overdue: by e-mail now
+    [mail] = smtp.inbox.to("suzuki@example.jp")
+    assert mail.get_content().replace("\r\n", "\n").startswith("鈴木 様\n")
