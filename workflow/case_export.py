@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -73,8 +74,15 @@ def case_sheet(
             s.scalars(select(Lender).where(Lender.case_id.in_(ids)).order_by(Lender.id))
         )
         costs = _group(s.scalars(select(Cost).where(Cost.case_id.in_(ids)).order_by(Cost.category)))
+        # A payment a revert reversed (issue 12) is not in the history a file replays.
+        reversals = Counter(
+            (p.case_id, p.kind, p.period)
+            for p in s.scalars(select(Payment).where(Payment.case_id.in_(ids), Payment.reversal))
+        )
         pays = _group(
-            s.scalars(select(Payment).where(Payment.case_id.in_(ids)).order_by(Payment.id))
+            p
+            for p in s.scalars(select(Payment).where(Payment.case_id.in_(ids)).order_by(Payment.id))
+            if not p.reversal and not _reversed(p, reversals)
         )
         reps = _group(
             s.scalars(
@@ -84,10 +92,12 @@ def case_sheet(
             )
         )
         events = _group(
-            s.scalars(
-                select(Event)
-                .where(Event.case_id.in_(ids), Event.kind != "fact")
-                .order_by(Event.case_id, Event.seq)
+            standing(
+                s.scalars(
+                    select(Event)
+                    .where(Event.case_id.in_(ids), Event.kind != "fact")
+                    .order_by(Event.case_id, Event.seq)
+                )
             )
         )
     cat = catalog()
@@ -236,3 +246,19 @@ def export_cases(
     sheet = case_sheet(k, actor_id, council=council, fiscal_year_=fiscal_year_)
     write(sheet, path, progress)
     return ExportResult(path.name, fmt, len(sheet.rows))
+
+
+def standing(events: Iterable[Event]) -> list[Event]:
+    """The moves that stand: corrections and the transitions they reverted left out."""
+    rows = list(events)
+    reverted = {(e.case_id, store.reverted_seq(e.detail)) for e in rows if e.kind == "correction"}
+    return [e for e in rows if e.kind != "correction" and (e.case_id, e.seq) not in reverted]
+
+
+def _reversed(p: Payment, reversals: Counter[tuple[str, str, int | None]]) -> bool:
+    """Whether a payment was reversed (each reversal undoes the one before it of its kind)."""
+    key = (p.case_id, p.kind, p.period)
+    if reversals[key] > 0:
+        reversals[key] -= 1
+        return True
+    return False

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
 from storage.models import CompanyChange, Payment
-from tests.conftest import World
-from tests.workflow.conftest import LENDER, Driver, company, snapshot
+from tests.conftest import World, migrated
+from tests.workflow.conftest import LENDER, Driver, company, set_today, snapshot
+from tests.workflow.test_differential import _other as other_kaizen
+from tests.workflow.test_differential import rows
 from tests.workflow.test_smtp import Server, at, start_server
 from workflow import store
 from workflow.decide import case_rules, plan
@@ -29,6 +32,7 @@ from workflow.errors import (
     NotFound,
     PermissionDenied,
 )
+from workflow.importer import export_cases, import_cases
 from workflow.mailer import SmtpMailer
 from workflow.reminders import sweep
 from workflow.reports import workload
@@ -360,15 +364,7 @@ def test_an_officer_given_an_email_later_receives_the_next_reminder(
 ) -> None:
     k: Kaizen = world.k  # type: ignore[assignment]
     k.add_officer("admin", "suzuki", name="鈴木", council="40", role="officer")
-    k.open_case(
-        "suzuki",
-        company=world.company,
-        program="405",
-        track="normal",
-        council="40",
-        advisor="博多会計事務所",
-        on=date(2026, 6, 1),
-    )
+    Driver(world, actor="suzuki").open()  # kick-off due 2026-06-30
     mailer = SmtpMailer(smtp.settings())
     sweep(k.db, k.settings, at("2026-06-23"), k.calendar, mailer)  # 7 days before: no address
     assert smtp.inbox.to("suzuki@example.jp") == []
@@ -377,3 +373,37 @@ def test_an_officer_given_an_email_later_receives_the_next_reminder(
     sweep(k.db, k.settings, at("2026-07-07"), k.calendar, mailer)  # overdue: by e-mail now
     [mail] = smtp.inbox.to("suzuki@example.jp")
     assert mail.get_content().replace("\r\n", "\n").startswith("鈴木 様\n")
+
+
+# ---------------------------------------------------------------- export after corrections
+
+
+@pytest.fixture
+def second_db(world: World, sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    backend = "sqlite" if world.url.startswith("sqlite") else "postgresql"
+    with migrated(backend, sqlite_template, tmp_path / "other.db") as url:
+        yield url
+
+
+def test_a_corrected_case_exports_what_stands(
+    world: World, drive: Driver, second_db: str, tmp_path: Path
+) -> None:
+    """Reverted moves and reversed payments are not in the file: the imported case is the one
+    that stands (its payments net, its stage, its facts)."""
+    k = drive.k
+    set_today(world, date(2025, 4, 7))
+    cid = drive.new(stage="monitoring")
+    k.revert("boss", cid, "支払決定の誤り")
+    drive.step(cid, "decide_payment")
+    sheet = tmp_path / "cases.csv"
+    export_cases(k, "admin", sheet)
+    k2 = other_kaizen(world, second_db)
+    try:
+        assert import_cases(k2, "tanaka", sheet).problems == []
+        mine, theirs = rows(k, cid), rows(k2, cid)
+        for part in ("case", "lenders", "costs", "reports"):
+            assert theirs[part] == mine[part], part
+        assert k2.subsidy("tanaka", cid).paid == k.subsidy("tanaka", cid).paid
+        assert len(theirs["payments"]) == 1
+    finally:
+        k2.db.dispose()
