@@ -407,3 +407,54 @@ def test_a_corrected_case_exports_what_stands(
         assert len(theirs["payments"]) == 1
     finally:
         k2.db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("stage", "trigger", "cleared"),
+    [
+        ("planning", "withdraw", None),
+        ("consultation", "apply", "applied_on"),
+        ("application", "accept", "accepted_on"),
+    ],
+)
+def test_revert_brings_the_case_back_as_it_stood(
+    world: World, drive: Driver, stage: str, trigger: str, cleared: str | None
+) -> None:
+    k = drive.k
+    cid = drive.new(stage=stage)
+    if trigger == "apply":
+        drive.prepare_apply(cid)
+    before = k.show("tanaka", cid)
+    if trigger == "withdraw":
+        drive.step(cid, trigger, reason="申出")
+    else:
+        drive.next(cid)
+    back = k.revert("boss", cid, "誤り")
+    assert back.stage == before.stage
+    if cleared is not None:
+        assert getattr(back, cleared) is None
+    assert {(m.key, m.due) for m in back.milestones if not m.done} == {
+        (m.key, m.due) for m in before.milestones if not m.done
+    }
+    milestones_match_a_replan(k, cid)
+    assert_doctor_finds_nothing(k)
+    assert drive.next(cid).stage != before.stage  # and it moves on again
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_option_chosen_by_mistake_is_edited_and_the_timeline_follows(
+    world: World, drive: Driver
+) -> None:
+    k = drive.k
+    cid = drive.open("early", "normal")
+    keys = {m.key for m in k.show("tanaka", cid).milestones}
+    v = k.edit_case("tanaka", cid, interim_monitoring=True, reason="期中モニタリングを選択")
+    assert v.interim_monitoring and v.periods_total > 1
+    assert {m.key for m in v.milestones} != keys
+    milestones_match_a_replan(k, cid)
+    with pytest.raises(InvalidInput, match="early"):
+        k.edit_case("tanaka", drive.open(), interim_monitoring=True, reason="誤り")
+    drive.to(cid, "monitoring")
+    with pytest.raises(NotAllowed, match="revert"):
+        k.edit_case("boss", cid, interim_monitoring=False, reason="誤り")
