@@ -250,7 +250,7 @@ class FunnelData:
 
 def funnel_data(s: Session, f: CaseFilter) -> FunnelData:
     fy = case_fiscal_year().label("fy")
-    moves = Event.kind != "fact"
+    moves = Event.kind.in_(("transition", "import"))  # a correction enters no stage
     reached = s.execute(
         _cases_in(
             select(fy, Event.to_stage, func.count(distinct(Event.case_id)))

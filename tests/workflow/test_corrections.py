@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from storage.models import CompanyChange, Payment
+from storage.queries.reports import CaseFilter, funnel_data
 from tests.conftest import World, migrated
 from tests.workflow.conftest import LENDER, Driver, company, set_today, snapshot
 from tests.workflow.test_differential import _other as other_kaizen
@@ -458,3 +459,16 @@ def test_an_option_chosen_by_mistake_is_edited_and_the_timeline_follows(
     drive.to(cid, "monitoring")
     with pytest.raises(NotAllowed, match="revert"):
         k.edit_case("boss", cid, interim_monitoring=False, reason="誤り")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_correction_is_no_step_of_the_funnel(world: World, drive: Driver) -> None:
+    k = drive.k
+    cid = drive.new(stage="bank_negotiation")
+    k.add_lender("tanaka", cid, "西日本シテイ銀行")
+    k.void_fact("tanaka", cid, k.show("tanaka", cid).events[-1].seq, "誤記")
+    k.edit_case("tanaka", cid, advisor="天神会計事務所", reason="誤記")
+    with k.db.reading() as s:
+        steps = [st for _, c, st, _ in funnel_data(s, CaseFilter()).steps if c == cid]
+    moves = [e.to_stage for e in k.show("tanaka", cid).events if e.kind == "transition"]
+    assert steps == moves
