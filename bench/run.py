@@ -511,7 +511,7 @@ def bench_rows(
     # fmt: off
     case_rows = (  # the columns of `cases`, in order; facts and later dates empty
         (case_key(i), "405", "normal", COUNCILS[i % 7], f"{9_000_000_000_000 + i % n_co}",
-         bench_officer(i), "ベンチ会計", stages[i], "R6", "", 0, 0, None, 0, None, None, None,
+         bench_officer(i), "ベンチ会計", stages[i], "R6", "", None, 0, 0, None, 0, None, None, None,
          opened[i], None, None, None, None, None, opened[i], 0, 1, STAMP)
         for i in range(cases)
     )

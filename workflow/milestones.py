@@ -77,11 +77,25 @@ def compute(
     rules: RuleVersion,
     cal: BusinessCalendar,
 ) -> list[Planned]:
-    out: list[Planned] = []
     tpl = _template(case, events, rules)
-    for t, due_ym, done in tpl.rows:
-        out.append(Planned(t.key, t.label, t.stage, month_due(due_ym, cal), done))
+    out = [
+        Planned(t.key, t.label, t.stage, month_due(due_ym, cal), done)
+        for t, due_ym, done in tpl.rows
+    ]
+    out += _monitoring(case, events, tpl, rules, cal)
+    out += _deadlines(case, rules, cal)
+    return out
 
+
+def _monitoring(
+    case: CaseDates,
+    events: Sequence[tuple[str, date]],
+    tpl: _Template,
+    rules: RuleVersion,
+    cal: BusinessCalendar,
+) -> list[Planned]:
+    """Each monitoring period's report, and its claim."""
+    out: list[Planned] = []
     claims = [on for t, on in events if t == "claim_monitoring"]
     claim_days = rules.deadline("monitoring_claim_reminder_days")
     for i, p in enumerate(_periods(case, tpl, rules)):
@@ -103,8 +117,12 @@ def compute(
                     claimed,
                 )
             )
+    return out
 
-    # Deadlines counted from dates.
+
+def _deadlines(case: CaseDates, rules: RuleVersion, cal: BusinessCalendar) -> list[Planned]:
+    """Deadlines counted from dates: certificate age, 405 validity, early claim year."""
+    out: list[Planned] = []
     if case.certificate_issued is not None:
         limit = _plus_months_exact(
             case.certificate_issued, rules.deadline("certificate_max_age_months")
