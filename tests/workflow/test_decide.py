@@ -22,7 +22,17 @@ from workflow.facts import AddLender, Certificate, Estimate, apply_fact, decide_
 from workflow.snapshot import CaseState, CompanyState, Snapshot
 from workflow.views import Actor
 
-CORE = ("decide", "facts", "money", "snapshot", "guards", "reuse", "milestones", "machines")
+CORE = (
+    "decide",
+    "facts",
+    "money",
+    "snapshot",
+    "guards",
+    "reuse",
+    "milestones",
+    "machines",
+    "corrections",
+)
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
 TODAY = date(2026, 6, 1)
 OFFICER = Actor("tanaka", "田中", "officer", "40")
