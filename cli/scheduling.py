@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx, parse_datetime
+from workflow.clock import FixedClock
 from workflow.errors import InvalidInput
 
 scheduler_app = typer.Typer(
@@ -150,14 +151,14 @@ def scheduler_run(
     settings = c.settings  # a bad kaizen.toml fails here, before anything starts
     connect(settings).dispose()  # and so does a missing or uninitialised database
     config = _config_path(c.config)
-    # KAIZEN_NOW (demos, scripted tests) pins the time the jobs sweep at; checked here, once.
-    pinned_env = os.environ.get("KAIZEN_NOW")
-    pinned = parse_datetime(pinned_env, "KAIZEN_NOW").isoformat() if pinned_env else None
+    # A pinned clock (a test's, or [clock] now of an SQLite demo) is the jobs' time.
+    clock = c.clock()
+    pinned = clock.now().isoformat() if isinstance(clock, FixedClock) else None
     if once:
         sched.sweep_now(settings.db_url, config, pinned)  # logs its summary
         logging.getLogger("kaizen.scheduler").info("sweep done (--once)")
         return
-    # A pinned KAIZEN_NOW is the jobs' time; the triggers keep the real clock.
+    # The triggers keep the real clock.
     scheduler = sched.build_scheduler(settings.db_url, config, settings, at=pinned)
     sched.run(scheduler)
 

@@ -10,9 +10,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from workflow.errors import InvalidInput
 
@@ -49,6 +50,12 @@ class Settings:
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     smtp: SmtpSettings | None = None
     source: str = "defaults"
+    # [clock] now: a pinned time for demos and training databases (aware UTC), SQLite only.
+    clock_now: datetime | None = None
+
+    @property
+    def sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
 
 
 def normalize_db_url(value: str) -> str:
@@ -69,7 +76,7 @@ def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
 
 
 def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -> Settings:
-    known = {"database", "calendar", "rules", "reminders", "smtp"}
+    known = {"database", "calendar", "rules", "reminders", "smtp", "clock"}
     unknown = set(raw) - known
     if unknown:
         raise InvalidInput(f"{where}: 不明な設定 {sorted(unknown)} (使えるのは {sorted(known)})")
@@ -116,6 +123,7 @@ def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         )
     return Settings(
         db_url=normalize_db_url(str(db)),
+        clock_now=_clock(_table(raw, "clock", where), where),
         closed_days=tuple(closed),
         version_key=version_key,
         rule_overrides=overrides,
@@ -123,6 +131,39 @@ def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         smtp=smtp,
         source=where,
     )
+
+
+CLOCK_FORMAT = '[clock] now は "YYYY-MM-DDTHH:MM:SS" (日本時間) で指定してください'
+
+
+def _clock(table: Mapping[str, Any], where: str) -> datetime | None:
+    """`[clock] now`: a naive Japan time (TOML local date-time, or the same as a string)."""
+    unknown = set(table) - {"now"}
+    if unknown:
+        raise InvalidInput(f"{where}: [clock] の不明な設定 {sorted(unknown)} (使えるのは ['now'])")
+    if "now" not in table:
+        return None
+    value = table["now"]
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{where}: {CLOCK_FORMAT}") from None
+    if not isinstance(value, datetime) or value.tzinfo is not None:
+        raise InvalidInput(f"{where}: {CLOCK_FORMAT}")
+    from states.calendar import DateOutOfRange, check_input_date
+
+    try:
+        check_input_date(value.date(), "[clock] now")
+    except DateOutOfRange as e:
+        raise InvalidInput(f"{where}: {e}") from None
+    return value.replace(tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+
+
+CLOCK_ON_SERVER = (
+    "[clock] now (時計の固定) は SQLite のデータベースでだけ使えます: "
+    "PostgreSQL では設定から外してください"
+)
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -149,4 +190,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         from dataclasses import replace
 
         settings = replace(settings, db_url=normalize_db_url(env["KAIZEN_DB"]))
+    if settings.clock_now is not None and not settings.sqlite:
+        # A shared database must never run on a clock that one user's file sets.
+        raise InvalidInput(f"{settings.source}: {CLOCK_ON_SERVER}")
     return settings

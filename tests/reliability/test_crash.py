@@ -152,11 +152,11 @@ def importer(url: str, path: Path) -> None:
         import io
         from contextlib import redirect_stderr, redirect_stdout
 
-        from cli.app import main
+        from cli.app import main, set_clock
+        from tests.conftest import pinned_clock
 
-        os.environ.update(
-            KAIZEN_DB=url, KAIZEN_USER="admin", KAIZEN_NOW="2026-06-01T10:00:00+09:00"
-        )
+        set_clock(pinned_clock("2026-06-01T10:00:00+09:00"))
+        os.environ.update(KAIZEN_DB=url, KAIZEN_USER="admin")
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             code = main(["import", "cases", str(path), "--json"])
     finally:
