@@ -91,6 +91,11 @@ class Ctx:
         pinned = self.settings.clock_now
         return FixedClock(pinned) if pinned is not None else SystemClock()
 
+    def real_clock(self) -> Clock:
+        """The clock of the world outside (what reminders may be sent up to): a test's, else
+        the system clock — never `[clock] now`, which only pretends for a demo."""
+        return _clock if _clock is not None else SystemClock()
+
     def kaizen(self) -> Kaizen:
         """The engine on the configured database (which must have been initialised)."""
         from workflow.service import Kaizen

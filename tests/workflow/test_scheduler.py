@@ -77,7 +77,7 @@ def test_jobs_have_fixed_ids_triggers_and_the_tokyo_zone() -> None:
 
     for job in jobs.values():
         # Bodies take strings only: the database, the settings file, a pinned time.
-        assert job.args == ("sqlite:///k.db", "/etc/kaizen.toml", None)
+        assert job.args == ("sqlite:///k.db", "/etc/kaizen.toml", None, None)
         assert job.coalesce is True
         assert job.max_instances == 1
         assert job.misfire_grace_time >= 3600
