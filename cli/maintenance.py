@@ -18,13 +18,14 @@ def doctor(
 ) -> None:
     """Check every invariant of the database; exit 1 with the list when any fails.
 
-    An admin checks every council's cases; other officers their own council's.
+    An admin checks every council's cases; other officers their own council's. Events
+    recorded after the real clock, or out of order, are problems too (a forged clock).
     Example: kaizen doctor --json
     """
     from workflow.doctor import CHECKS, examine
 
     c = get_ctx(ctx)
-    n, problems = examine(c.kaizen(), c.user)
+    n, problems = examine(c.kaizen(), c.user, c.real_clock().now())
     if as_json:
         emit_json(
             {

@@ -25,6 +25,9 @@ from tests.conftest import migrated
 HERE = Path(__file__).parent
 NOW = "2026-06-01T10:00:00+09:00"  # the `world` fixture's clock, for CLI runs
 LOOPS_ENV = "KAIZEN_CRASH_LOOPS"
+# The real clock of a `kaizen doctor` run after lives whose test clock ran ahead (catch_up):
+# doctor flags events recorded after the real clock.
+AFTER_THE_LIVES = "2089-06-01T10:00:00+09:00"
 
 
 # ------------------------------------------------------------------ dumps

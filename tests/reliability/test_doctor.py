@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.reliability.conftest import advance_to, assert_clean_refusal, company, open_case
+from tests.reliability.conftest import (
+    AFTER_THE_LIVES,
+    advance_to,
+    assert_clean_refusal,
+    company,
+    open_case,
+)
 from workflow.clock import FixedClock
 from workflow.config import Settings
 from workflow.doctor import CHECKS
@@ -49,13 +55,14 @@ def add_event(
     frm: str | None,
     to: str,
     on: str = "2026-06-01",
+    at: str = AT,
 ) -> None:
     sql(
         k,
         "INSERT INTO events (case_id, seq, kind, \"trigger\", from_stage, to_stage, effective_on,"
         " recorded_at, actor, reason, detail)"
         " VALUES (:c, :seq, :kind, :t, :f, :to, :on, :at, 'tanaka', NULL, NULL)",
-        c=cid, seq=seq, kind=kind, t=trigger, f=frm, to=to, on=on, at=AT,
+        c=cid, seq=seq, kind=kind, t=trigger, f=frm, to=to, on=on, at=at,
     )  # fmt: skip
 
 
@@ -148,6 +155,24 @@ def event_starts_elsewhere(k: Any, co: str) -> str:
     )
     sql(k, "UPDATE cases SET stage = 'due_diligence' WHERE id = :c", c=cid)
     return cid
+
+
+def _fact_recorded_at(k: Any, co: str, at: str) -> str:
+    """What a forged clock wrote (issue 15: KAIZEN_NOW=2031-… or 2001-…): a valid fact event."""
+    cid = open_case(k, co)
+    add_event(
+        k, cid, seq=last_seq(k, cid) + 1, kind="fact", trigger="lender",
+        frm="consultation", to="consultation", at=at,
+    )  # fmt: skip
+    return cid
+
+
+def recorded_in_the_future(k: Any, co: str) -> str:
+    return _fact_recorded_at(k, co, "2089-12-01 01:00:00")
+
+
+def recorded_out_of_order(k: Any, co: str) -> str:
+    return _fact_recorded_at(k, co, "2001-06-01 01:00:00")
 
 
 def event_backdated(k: Any, co: str) -> str:
@@ -319,6 +344,8 @@ ROWS = {
     "unknown trigger": Row("event_path", "unknown trigger", event_unknown_trigger),
     "event starts elsewhere": Row("event_path", "starts at application", event_starts_elsewhere),
     "event dated backwards": Row("event_path", "dated before", event_backdated),
+    "recorded after the clock": Row("event_time", "after the clock", recorded_in_the_future),
+    "recorded out of order": Row("event_time", "out of order", recorded_out_of_order),
     "import after the start": Row("event_path", "import after", import_midway),
     "case without events": Row("event_path", "no opening event", no_opening_event),
     "track not in the rules": Row("event_path", "not in the rule data", unknown_track),
@@ -370,7 +397,7 @@ def sick(module_db: str) -> Iterator[Sick]:
 
 
 def doctor(cli: Any, url: str, *extra: str) -> Any:
-    return cli("doctor", *extra, db=url)
+    return cli("doctor", *extra, db=url, now=AFTER_THE_LIVES)
 
 
 def test_healthy_cases_pass(cli: Any, sick: Sick) -> None:
