@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx, parse_datetime
+from cli.render import plain, row
 from workflow.clock import FixedClock
 from workflow.errors import InvalidInput
 
@@ -79,14 +80,14 @@ def remind(
             t.add_column(col)
         for i in result.sent:
             kind = KIND_LABELS[i.kind] + (f" ({i.window}営業日前)" if i.window is not None else "")
-            t.add_row(i.case, i.label, kind, i.to, i.due.isoformat(), i.channel)
+            t.add_row(*row(i.case, i.label, kind, i.to, i.due.isoformat(), i.channel))
         out.print(t)
     else:
-        out.print(f"{title}: なし")
+        out.print(plain(f"{title}: なし"))
     for i in result.retrying + result.failed:
         state = "再試行予定" if i in result.retrying else "送信失敗 (打ち切り)"
-        out.print(f"{state}: {i.case} {i.milestone} → {i.to} ({i.attempts}回目: {i.error})")
-    out.print(result.summary(), style="dim")
+        out.print(plain(f"{state}: {i.case} {i.milestone} → {i.to} ({i.attempts}回目: {i.error})"))
+    out.print(plain(result.summary(), style="dim"))
 
 
 @scheduler_app.command("run")

@@ -503,3 +503,17 @@ def test_doctor_refuses_an_unregistered_user(cli: Any, two_councils: tuple[Any, 
     assert r.code == 4 and r.out == ""
     assert_clean_refusal(r.err, r.code)
     assert "stranger" in r.err and c41 not in r.err
+
+
+def test_doctor_prints_stored_text_as_text(cli: Any, world: Any) -> None:
+    """A trigger written by a careless script quoting markup (`[/i]`) or ESC is shown as it is."""
+    cid = open_case(world.k, company(world.k, 77))
+    for trigger in ("[/i]", "\x1b]0;x\x07"):
+        add_event(
+            world.k, cid, seq=last_seq(world.k, cid) + 1, kind="transition", trigger=trigger,
+            frm="consultation", to="consultation",
+        )  # fmt: skip
+    r = cli("doctor", db=world.url, now=AFTER_THE_LIVES)
+    assert r.code == 1 and "Traceback" not in r.err, r.err
+    assert "unknown trigger [/i]" in r.out
+    assert "\x1b" not in r.out and "\\x1b" in r.out
