@@ -29,7 +29,7 @@ from workflow.config import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 REPORTS = ("board", "overdue", "workload", "funnel", "budget")
-NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # run_cli's KAIZEN_NOW: 2026-06-01 10:00 JST
+NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # run_cli's pinned clock: 2026-06-01 10:00 JST
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "cases.csv"
 
 
