@@ -190,7 +190,7 @@ def bench_cli_show(tmp: Path, quick: bool) -> Result:
     k = engine_on(url)
     cid = cases_in_negotiation(k, 1)[0]
     k.db.dispose()
-    env = {**os.environ, "KAIZEN_DB": url, "KAIZEN_USER": "admin", "KAIZEN_NOW": "2026-06-01T10:00"}
+    env = {**os.environ, "KAIZEN_DB": url, "KAIZEN_USER": "admin"}
     kaizen_bin = shutil.which("kaizen") or ""
     cmd = (
         [kaizen_bin, "case", "show", cid, "--json"]

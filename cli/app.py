@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from states.text import has_surrogates, visible
+from workflow.clock import Clock, FixedClock, SystemClock
 from workflow.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -35,9 +36,22 @@ app = typer.Typer(
 )
 
 
+_clock: Clock | None = None  # a test's clock (`set_clock`); never set by production code
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Tests only: every command of this process runs on `clock` (None: back to normal).
+
+    Production time comes from the system clock or, for a demo or training database on
+    SQLite, from `[clock] now` in kaizen.toml; no environment variable can set it.
+    """
+    global _clock
+    _clock = clock
+
+
 @dataclass
 class Ctx:
-    """What every command needs: settings, the acting user, and a clock (for tests)."""
+    """What every command needs: settings, the acting user, and the clock."""
 
     config: Path | None = None
     db: str | None = None
@@ -51,6 +65,11 @@ class Ctx:
             if self.db:
                 env["KAIZEN_DB"] = self.db
             self._settings = load_settings(self.config, env)
+            if self._settings.clock_now is not None and _clock is None:
+                say(
+                    f"注意: 時計を {self._settings.clock_now.astimezone(JST):%Y-%m-%dT%H:%M:%S}"
+                    f" に固定しています ([clock] now, {self._settings.source})"
+                )
         return self._settings
 
     @property
@@ -58,20 +77,24 @@ class Ctx:
         return self.actor or os.environ.get("KAIZEN_USER") or getpass.getuser()
 
     def now(self) -> datetime:
-        """Aware UTC now; `KAIZEN_NOW` (ISO 8601) pins it for demos and scripted tests."""
-        pinned = os.environ.get("KAIZEN_NOW")
-        if pinned:
-            return parse_datetime(pinned, "KAIZEN_NOW")
-        return datetime.now(tz=ZoneInfo("UTC"))
+        """Aware UTC now, from the clock (`clock()`)."""
+        return self.clock().now()
 
     def today(self) -> date:
         return self.now().astimezone(JST).date()
 
-    def clock(self) -> Any:
-        from workflow.clock import FixedClock, SystemClock
+    def clock(self) -> Clock:
+        """The injected clock: a test's (`set_clock`), else `[clock] now` of an SQLite
+        database's settings (announced on stderr), else the system clock."""
+        if _clock is not None:
+            return _clock
+        pinned = self.settings.clock_now
+        return FixedClock(pinned) if pinned is not None else SystemClock()
 
-        pinned = os.environ.get("KAIZEN_NOW")
-        return FixedClock(self.now()) if pinned else SystemClock()
+    def real_clock(self) -> Clock:
+        """The clock of the world outside (what reminders may be sent up to): a test's, else
+        the system clock — never `[clock] now`, which only pretends for a demo."""
+        return _clock if _clock is not None else SystemClock()
 
     def kaizen(self) -> Kaizen:
         """The engine on the configured database (which must have been initialised)."""

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx
+from cli.render import plain, row
 from workflow.errors import KaizenError
 
 
@@ -18,13 +19,14 @@ def doctor(
 ) -> None:
     """Check every invariant of the database; exit 1 with the list when any fails.
 
-    An admin checks every council's cases; other officers their own council's.
+    An admin checks every council's cases; other officers their own council's. Events
+    recorded after the real clock, or out of order, are problems too (a forged clock).
     Example: kaizen doctor --json
     """
     from workflow.doctor import CHECKS, examine
 
     c = get_ctx(ctx)
-    n, problems = examine(c.kaizen(), c.user)
+    n, problems = examine(c.kaizen(), c.user, c.real_clock().now())
     if as_json:
         emit_json(
             {
@@ -37,13 +39,13 @@ def doctor(
     else:
         out = console()
         if not problems:
-            out.print(f"問題はありません ({n} 件の案件、検査: {', '.join(CHECKS)})", style="green")
+            out.print(plain(f"問題はありません ({n} 件の案件、検査: {', '.join(CHECKS)})", "green"))
         else:
             t = Table(title=f"不整合 {len(problems)} 件 ({n} 件の案件を検査)")
             for col in ("検査", "案件", "内容"):
                 t.add_column(col)
             for p in problems:
-                t.add_row(p.check, p.case or "—", p.message)
+                t.add_row(*row(p.check, p.case or "—", p.message))
             out.print(t)
     if problems:
         # A KaizenError, not typer.Exit: `cli.app.main` runs click with standalone_mode=False,
@@ -67,4 +69,4 @@ def backup(
 
     c = get_ctx(ctx)
     pages = run_backup(c.kaizen(), c.user, file)
-    console().print(f"バックアップを作成しました: {file} ({pages} ページ)")
+    console().print(plain(f"バックアップを作成しました: {file} ({pages} ページ)"))

@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, emit_json, get_ctx, parse_datetime
+from cli.render import plain, row
+from workflow.clock import FixedClock
 from workflow.errors import InvalidInput
 
 scheduler_app = typer.Typer(
@@ -40,7 +42,8 @@ def remind(
     Kinds: upcoming (7 and 1 business days before a due date), overdue (to the case's officer),
     escalation (overdue 5 business days or more: to the council's supervisors). Each reminder
     is delivered once, to the outbox and by e-mail when [smtp] is set in kaizen.toml. Sending
-    is for admins; any officer may --dry-run (their own council's reminders).
+    is for admins, for no time later than now; any officer may --dry-run (their own council's
+    reminders), at any time.
 
     Example: kaizen remind --at 2026-07-01T09:00 --dry-run --json
     """
@@ -62,6 +65,7 @@ def remind(
             calendar_for(settings),
             mailer_for(settings),
             dry_run=dry_run,
+            wall=c.real_clock(),
         )
     finally:
         db.dispose()
@@ -76,14 +80,14 @@ def remind(
             t.add_column(col)
         for i in result.sent:
             kind = KIND_LABELS[i.kind] + (f" ({i.window}営業日前)" if i.window is not None else "")
-            t.add_row(i.case, i.label, kind, i.to, i.due.isoformat(), i.channel)
+            t.add_row(*row(i.case, i.label, kind, i.to, i.due.isoformat(), i.channel))
         out.print(t)
     else:
-        out.print(f"{title}: なし")
+        out.print(plain(f"{title}: なし"))
     for i in result.retrying + result.failed:
         state = "再試行予定" if i in result.retrying else "送信失敗 (打ち切り)"
-        out.print(f"{state}: {i.case} {i.milestone} → {i.to} ({i.attempts}回目: {i.error})")
-    out.print(result.summary(), style="dim")
+        out.print(plain(f"{state}: {i.case} {i.milestone} → {i.to} ({i.attempts}回目: {i.error})"))
+    out.print(plain(result.summary(), style="dim"))
 
 
 @scheduler_app.command("run")
@@ -100,6 +104,8 @@ def scheduler_run(
     sweep_minutes; at digest_time on business days each officer gets one e-mail listing their
     overdue and upcoming milestones. SIGTERM or Ctrl-C stops it cleanly (exit 0). Several
     schedulers may share one PostgreSQL database: each reminder is still sent once.
+
+    Only a registered admin (--as / KAIZEN_USER) may run it: it sends every council's reminders.
 
     Settings (kaizen.toml; every one has a default):
 
@@ -126,6 +132,7 @@ def scheduler_run(
     Example: kaizen scheduler run --config /etc/kaizen/kaizen.toml
     """
     from workflow import scheduler as sched
+    from workflow.reminders import require_scheduler
     from workflow.setup import connect
 
     level = getattr(logging, log_level.upper(), None)
@@ -148,17 +155,23 @@ def scheduler_run(
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     c = get_ctx(ctx)
     settings = c.settings  # a bad kaizen.toml fails here, before anything starts
-    connect(settings).dispose()  # and so does a missing or uninitialised database
+    db = connect(settings)  # and so does a missing or uninitialised database
+    try:
+        require_scheduler(db, c.user)  # and an actor who is not a registered admin
+    finally:
+        db.dispose()
     config = _config_path(c.config)
-    # KAIZEN_NOW (demos, scripted tests) pins the time the jobs sweep at; checked here, once.
-    pinned_env = os.environ.get("KAIZEN_NOW")
-    pinned = parse_datetime(pinned_env, "KAIZEN_NOW").isoformat() if pinned_env else None
+    # A pinned clock (a test's, or [clock] now of an SQLite demo) is the jobs' time.
+    clock = c.clock()
+    pinned = clock.now().isoformat() if isinstance(clock, FixedClock) else None
+    wall = c.real_clock()  # what is due by it may be sent (a test's clock, else the system's)
+    real = wall.now().isoformat() if isinstance(wall, FixedClock) else None
     if once:
-        sched.sweep_now(settings.db_url, config, pinned)  # logs its summary
+        sched.sweep_now(settings.db_url, config, pinned, real)  # logs its summary
         logging.getLogger("kaizen.scheduler").info("sweep done (--once)")
         return
-    # A pinned KAIZEN_NOW is the jobs' time; the triggers keep the real clock.
-    scheduler = sched.build_scheduler(settings.db_url, config, settings, at=pinned)
+    # The triggers keep the real clock.
+    scheduler = sched.build_scheduler(settings.db_url, config, settings, at=pinned, real=real)
     sched.run(scheduler)
 
 

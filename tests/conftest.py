@@ -17,6 +17,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -178,6 +179,12 @@ def world(db_url: str, clock: FixedClock) -> Iterator[World]:
     k.db.dispose()
 
 
+def pinned_clock(now: str) -> FixedClock:
+    """A test's clock from ISO 8601 (naive = JST), for `cli.app.set_clock`."""
+    at = datetime.fromisoformat(now)
+    return FixedClock(at if at.tzinfo else at.replace(tzinfo=ZoneInfo("Asia/Tokyo")))
+
+
 @dataclass
 class Result:
     code: int
@@ -186,12 +193,18 @@ class Result:
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_cli(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+):
     """Run `kaizen ARGS` in-process with a pinned clock; returns exit code, stdout, stderr."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KAIZEN_CONFIG", raising=False)
     monkeypatch.setenv("COLUMNS", "120")
-    monkeypatch.setenv("KAIZEN_NOW", "2026-06-01T10:00:00+09:00")
+    from cli.app import set_clock
+
+    default = pinned_clock("2026-06-01T10:00:00+09:00")
+    set_clock(default)
+    request.addfinalizer(lambda: set_clock(None))
 
     def run(
         *args: str, user: str = "admin", db: str | None = None, now: str | None = None
@@ -201,8 +214,8 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no
         env = {"KAIZEN_USER": user}
         if db:
             env["KAIZEN_DB"] = db
-        if now:
-            env["KAIZEN_NOW"] = now
+        if now:  # stays pinned there for the test's later calls, as before
+            set_clock(pinned_clock(now))
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         out, err = io.StringIO(), io.StringIO()

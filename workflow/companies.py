@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from states.calendar import fiscal_year as fiscal_year_of
 from states.eligibility import INDUSTRIES, canonical_legal_form
 from states.ids import InvalidCorporateNumber, validate_corporate_number
 from states.programs import UnknownProgramError, catalog
-from storage.models import PriorUse
+from storage.models import Case, PriorUse
 from workflow import store
-from workflow.errors import Conflict, InvalidInput
+from workflow.errors import Conflict, InvalidInput, PermissionDenied
 from workflow.inputs import name, text, yen
 from workflow.reuse import Use
 from workflow.snapshot import CompanyState
 from workflow.tx import Boundaries, read, write
 
 SOLE = "個人事業主"
+log = logging.getLogger("kaizen.companies")
 
 
 def check_company(
@@ -149,6 +153,13 @@ def record_prior_use(
     with write(b) as s:
         who = store.actor(s, actor_id)
         key = store.company(s, company_key(company)).key
+        if who.role != "admin" and not _council_has_case(s, who.council, key):
+            # A prior use blocks every council's case of the firm: only a council that works
+            # with the firm (or an admin) may write one.
+            raise PermissionDenied(
+                f"{who.id} の協議会 ({who.council or 'なし'}) にはこの会社の案件がありません: "
+                "過去の利用を記録できるのは、案件のある協議会の担当者か管理者です"
+            )
         use = PriorUse(
             company_key=key,
             program=program,
@@ -161,7 +172,18 @@ def record_prior_use(
         )
         s.add(use)
         s.flush()
+        # The audit trail: the row keeps who and when; the log says for which council.
+        log.info(
+            "prior use %d recorded by %s (%s, council %s)", use.id, who.id, who.role, who.council
+        )
         return use.id
+
+
+def _council_has_case(s: Session, council: str | None, key: str) -> bool:
+    if council is None:
+        return False
+    q = select(Case.id).where(Case.company_key == key, Case.council_code == council).limit(1)
+    return s.execute(q).first() is not None
 
 
 def prior_uses(

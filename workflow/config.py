@@ -10,9 +10,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from workflow.errors import InvalidInput
 
@@ -49,6 +50,12 @@ class Settings:
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     smtp: SmtpSettings | None = None
     source: str = "defaults"
+    # [clock] now: a pinned time for demos and training databases (aware UTC), SQLite only.
+    clock_now: datetime | None = None
+
+    @property
+    def sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
 
 
 def normalize_db_url(value: str) -> str:
@@ -68,16 +75,49 @@ def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return v
 
 
+REMINDER_KEYS = {
+    "before_days",
+    "escalate_after_days",
+    "sweep_minutes",
+    "digest_time",
+    "retry_base_seconds",
+    "max_attempts",
+}
+SMTP_KEYS = {"host", "port", "starttls", "sender", "username", "timeout"}
+
+
+def _known(table: Mapping[str, Any], name: str, known: set[str], where: str) -> None:
+    unknown = set(table) - known
+    if unknown:
+        raise InvalidInput(
+            f"{where}: [{name}] の不明な設定 {sorted(unknown)} (使えるのは {sorted(known)})"
+        )
+
+
+def _int(value: Any, name: str, where: str, low: int, high: int) -> int:
+    """A whole number from the file (not a string, not true/false) within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{where}: {name} は {low} から {high} までの整数です: {value!r}")
+    return value
+
+
 def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -> Settings:
-    known = {"database", "calendar", "rules", "reminders", "smtp"}
+    known = {"database", "calendar", "rules", "reminders", "smtp", "clock"}
     unknown = set(raw) - known
     if unknown:
         raise InvalidInput(f"{where}: 不明な設定 {sorted(unknown)} (使えるのは {sorted(known)})")
-    db = _table(raw, "database", where).get("url", DEFAULT_DB)
-    closed = _table(raw, "calendar", where).get("closed", [])
+    database = _table(raw, "database", where)
+    _known(database, "database", {"url"}, where)
+    db = database.get("url", DEFAULT_DB)
+    if not isinstance(db, str):
+        raise InvalidInput(f"{where}: database.url は文字列です")
+    calendar = _table(raw, "calendar", where)
+    _known(calendar, "calendar", {"closed"}, where)
+    closed = calendar.get("closed", [])
     if not isinstance(closed, list) or not all(isinstance(d, date) for d in closed):
         raise InvalidInput(f"{where}: calendar.closed は日付 (YYYY-MM-DD) のリストです")
     rules = _table(raw, "rules", where)
+    _known(rules, "rules", {"version_key", "overrides"}, where)
     version_key = rules.get("version_key", "filing")
     if version_key not in ("filing", "acceptance"):
         raise InvalidInput(f"{where}: rules.version_key は filing か acceptance です")
@@ -87,35 +127,55 @@ def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -
             f"{where}: rules.overrides は [rules.overrides.R7] のように版ごとの表で指定してください"
         )
     rem = _table(raw, "reminders", where)
-    try:
-        reminders = ReminderSettings(
-            before_days=tuple(int(x) for x in rem.get("before_days", (7, 1))),
-            escalate_after_days=int(rem.get("escalate_after_days", 5)),
-            sweep_minutes=int(rem.get("sweep_minutes", 15)),
-            digest_time=rem.get("digest_time", time(9, 0)),
-            retry_base_seconds=int(rem.get("retry_base_seconds", 60)),
-            max_attempts=int(rem.get("max_attempts", 8)),
-        )
-    except (TypeError, ValueError) as e:
-        raise InvalidInput(f"{where}: [reminders] の値が不正です ({e})") from e
-    if not isinstance(reminders.digest_time, time) or reminders.sweep_minutes < 1:
-        raise InvalidInput(f"{where}: reminders.digest_time は時刻、sweep_minutes は1以上です")
+    _known(rem, "reminders", REMINDER_KEYS, where)
+    before = rem.get("before_days", [7, 1])
+    if not isinstance(before, list) or not before:
+        raise InvalidInput(f"{where}: reminders.before_days は営業日数のリストです (例: [7, 1])")
+    digest_time = rem.get("digest_time", time(9, 0))
+    if not isinstance(digest_time, time):
+        raise InvalidInput(f"{where}: reminders.digest_time は時刻です (例: 09:00:00)")
+    reminders = ReminderSettings(
+        before_days=tuple(_int(x, "reminders.before_days", where, 0, 60) for x in before),
+        escalate_after_days=_int(
+            rem.get("escalate_after_days", 5), "reminders.escalate_after_days", where, 1, 60
+        ),
+        sweep_minutes=_int(rem.get("sweep_minutes", 15), "reminders.sweep_minutes", where, 1, 1440),
+        digest_time=digest_time,
+        retry_base_seconds=_int(
+            rem.get("retry_base_seconds", 60), "reminders.retry_base_seconds", where, 1, 86400
+        ),
+        max_attempts=_int(rem.get("max_attempts", 8), "reminders.max_attempts", where, 1, 30),
+    )
     smtp = None
     s = _table(raw, "smtp", where)
     if s:
+        _known(s, "smtp", SMTP_KEYS, where)
         if not isinstance(s.get("host"), str) or not s["host"]:
             raise InvalidInput(f"{where}: smtp.host がありません")
+        for key in ("sender", "username"):
+            if key in s and not isinstance(s[key], str):
+                raise InvalidInput(f"{where}: smtp.{key} は文字列です")
+        if not isinstance(s.get("starttls", True), bool):
+            raise InvalidInput(f"{where}: smtp.starttls は true か false です")
+        timeout = s.get("timeout", 10.0)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout <= 600
+        ):
+            raise InvalidInput(f"{where}: smtp.timeout は 0 より大きく 600 以下の秒数です")
         smtp = SmtpSettings(
             host=s["host"],
-            port=int(s.get("port", 587)),
-            starttls=bool(s.get("starttls", True)),
-            sender=str(s.get("sender", "kaizen@localhost")),
+            port=_int(s.get("port", 587), "smtp.port", where, 1, 65535),
+            starttls=s.get("starttls", True),
+            sender=s.get("sender", "kaizen@localhost"),
             username=env.get("KAIZEN_SMTP_USER") or s.get("username"),
             password=env.get("KAIZEN_SMTP_PASSWORD"),
-            timeout=float(s.get("timeout", 10.0)),
+            timeout=float(timeout),
         )
     return Settings(
         db_url=normalize_db_url(str(db)),
+        clock_now=_clock(_table(raw, "clock", where), where),
         closed_days=tuple(closed),
         version_key=version_key,
         rule_overrides=overrides,
@@ -123,6 +183,39 @@ def parse_settings(raw: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         smtp=smtp,
         source=where,
     )
+
+
+CLOCK_FORMAT = '[clock] now は "YYYY-MM-DDTHH:MM:SS" (日本時間) で指定してください'
+
+
+def _clock(table: Mapping[str, Any], where: str) -> datetime | None:
+    """`[clock] now`: a naive Japan time (TOML local date-time, or the same as a string)."""
+    unknown = set(table) - {"now"}
+    if unknown:
+        raise InvalidInput(f"{where}: [clock] の不明な設定 {sorted(unknown)} (使えるのは ['now'])")
+    if "now" not in table:
+        return None
+    value = table["now"]
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{where}: {CLOCK_FORMAT}") from None
+    if not isinstance(value, datetime) or value.tzinfo is not None:
+        raise InvalidInput(f"{where}: {CLOCK_FORMAT}")
+    from states.calendar import DateOutOfRange, check_input_date
+
+    try:
+        check_input_date(value.date(), "[clock] now")
+    except DateOutOfRange as e:
+        raise InvalidInput(f"{where}: {e}") from None
+    return value.replace(tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+
+
+CLOCK_ON_SERVER = (
+    "[clock] now (時計の固定) は SQLite のデータベースでだけ使えます: "
+    "PostgreSQL では設定から外してください"
+)
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -149,4 +242,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         from dataclasses import replace
 
         settings = replace(settings, db_url=normalize_db_url(env["KAIZEN_DB"]))
+    if settings.clock_now is not None and not settings.sqlite:
+        # A shared database must never run on a clock that one user's file sets.
+        raise InvalidInput(f"{settings.source}: {CLOCK_ON_SERVER}")
     return settings

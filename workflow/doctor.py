@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,17 @@ class Problem:
     message: str
 
 
-CHECKS = ("stage_matches_events", "event_path", "orphans", "money", "reuse", "derived")
+CHECKS = (
+    "stage_matches_events",
+    "event_path",
+    "event_time",
+    "orphans",
+    "money",
+    "reuse",
+    "derived",
+)
+# Clocks of two hosts writing one PostgreSQL database may differ by this much without alarm.
+SKEW = timedelta(minutes=5)
 
 
 def _definition(case: Case, out: list[Problem]) -> Definition | None:
@@ -83,20 +94,27 @@ def _rules(settings: Settings, case: Case, check: str, out: list[Problem]) -> Ru
         return None
 
 
-def examine(k: Kaizen, actor_id: str) -> tuple[int, list[Problem]]:
-    """`kaizen doctor` for an actor: an admin checks everything, others their council's cases."""
+def examine(k: Kaizen, actor_id: str, now: datetime) -> tuple[int, list[Problem]]:
+    """`kaizen doctor` for an actor: an admin checks everything, others their council's cases.
+    `now` is the real clock's time: no event may have been recorded after it."""
     actor = k.whoami(actor_id)  # an unregistered or inactive user is refused here
     if actor.role == "admin":
-        return check_database(k.db, k.settings, env=k.env())
+        return check_database(k.db, k.settings, now=now, env=k.env())
     if actor.council is None:
         raise PermissionDenied(f"{actor.id} は協議会に所属していません: 検査できる案件がありません")
-    return check_database(k.db, k.settings, council=actor.council, env=k.env())
+    return check_database(k.db, k.settings, council=actor.council, now=now, env=k.env())
 
 
 def check_database(
-    db: Database, settings: Settings, *, council: str | None = None, env: Env | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    council: str | None = None,
+    now: datetime | None = None,
+    env: Env | None = None,
 ) -> tuple[int, list[Problem]]:
-    """(number of cases checked, problems found): every case, or one council's."""
+    """(number of cases checked, problems found): every case, or one council's. With `now`
+    (the real clock), events recorded after it are problems too."""
     # A file corrupt past its first pages fails here, not at opening: one line, no traceback.
     with translate_errors(db), db.reading() as s:
         cases = {c.id: c for c in sql.cases(s, council)}
@@ -116,7 +134,7 @@ def check_database(
             _reverted(sql.corrections(s, council)),
             sql.payment_kinds(s, council),
         )
-        problems = _check(data, settings)
+        problems = _check(data, settings, now)
         if env is not None:
             problems += _milestones(s, council, env)
     return len(cases), problems
@@ -135,9 +153,10 @@ class _Data:
     payment_net: list[tuple[str, str, int | None, int]] = field(default_factory=list)
 
 
-def _check(data: _Data, settings: Settings) -> list[Problem]:
+def _check(data: _Data, settings: Settings, now: datetime | None) -> list[Problem]:
     out: list[Problem] = []
     definitions = _paths(data, out)
+    _times(data, now, out)
     _orphans(data, out)
     _money(data, definitions, settings, out)
     _reuse(data, definitions, settings, out)
@@ -226,6 +245,38 @@ def _paths(data: _Data, out: list[Problem]) -> dict[str, Definition]:
                 )
 
     return definitions
+
+
+def _times(data: _Data, now: datetime | None, out: list[Problem]) -> None:
+    """event_time: events recorded in order, and none after the real clock (a forged clock)."""
+    for cid, evs in data.events.items():
+        if cid not in data.cases:
+            continue
+        for e in evs:
+            if now is not None and _utc(e.recorded_at) > now + SKEW:
+                out.append(
+                    Problem(
+                        "event_time",
+                        cid,
+                        f"event #{e.seq} was recorded at {_utc(e.recorded_at):%Y-%m-%d %H:%M} UTC,"
+                        f" after the clock ({now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)",
+                    )
+                )
+        for prev, e in pairwise(evs):
+            if _utc(e.recorded_at) < _utc(prev.recorded_at) - SKEW:
+                out.append(
+                    Problem(
+                        "event_time",
+                        cid,
+                        f"event #{e.seq} was recorded before event #{prev.seq}"
+                        f" ({_utc(e.recorded_at):%Y-%m-%d %H:%M} < "
+                        f"{_utc(prev.recorded_at):%Y-%m-%d %H:%M} UTC): out of order",
+                    )
+                )
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _orphans(data: _Data, out: list[Problem]) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from states.calendar import fiscal_year
 from states.programs import catalog
 from storage.models import (
+    Case,
     Council,
     Officer,
     PriorUse,
@@ -222,7 +223,15 @@ def _check_row(k: Kaizen, actor: Actor, refs: _Refs, r: Row) -> tuple[Actor, Act
         raise RowError("担当者", f"担当者 {officer.id} は協議会 {r.council} の所属ではありません")
     accepter = officer if r.accepted_by is None else refs.officers.get(r.accepted_by)
     if accepter is None:
-        raise RowError("受付者", f"担当者 {r.accepted_by} が登録されていません")
+        raise RowError("受付者", f"担当者 {r.accepted_by} が登録されていません (または無効です)")
+    if not access.can_see_council(accepter, r.council):
+        # The commands let only the case's own council accept it (supervisor for a re-use
+        # exception: the guard checks the role when the accept is replayed).
+        raise RowError(
+            "受付者",
+            f"受付者 {accepter.id} は協議会 {r.council} の所属ではありません: "
+            "受付を記録できるのは案件の協議会の担当者・統括責任者です",
+        )
     opened = r.dates["opened_on"]
     assert opened is not None
     today = k.today()
@@ -250,6 +259,14 @@ def _check_row(k: Kaizen, actor: Actor, refs: _Refs, r: Row) -> tuple[Actor, Act
         if consented is not None and (applied is None or consented < applied):
             raise RowError("金融機関", f"{name} の同意・受領日 {consented} が利用申請日より前です")
     return officer, accepter
+
+
+def _sees_company(s: Session, actor: Actor, key: str) -> bool:
+    """Whether `actor` may see a case of the firm (an admin sees every one)."""
+    if actor.role == "admin":
+        return True
+    q = select(Case.id).where(Case.company_key == key, Case.council_code == actor.council)
+    return s.execute(q.limit(1)).first() is not None
 
 
 def _case_id(refs: _Refs, r: Row, opened: date) -> str:
@@ -317,7 +334,7 @@ def _import_row(
     """Replay one row in memory, then write it (its company first, if new)."""
     officer, accepter = _check_row(k, actor, refs, r)
     d = catalog().definition(r.program, r.track)
-    company, new_company = _company(k, s, refs, r)
+    company, new_company = _company(k, s, refs, r, actor)
     opened = r.dates["opened_on"]
     assert opened is not None
     cid = _case_id(refs, r, opened)
@@ -464,11 +481,13 @@ def _replace_payments(h: _Replay, r: Row) -> None:
     h.snap = replace(h.snap, payments=tuple(pays))
 
 
-def _company(k: Kaizen, s: Session, refs: _Refs, r: Row) -> tuple[CompanyState, int]:
+def _company(k: Kaizen, s: Session, refs: _Refs, r: Row, actor: Actor) -> tuple[CompanyState, int]:
     facts = r.company_facts
     existing = refs.companies.get(r.company) if r.company else None
     if existing is not None:
         if r.company_name and r.company_name != existing.name:
+            if not _sees_company(s, actor, existing.key):  # another council's firm: no name
+                raise RowError("会社名", f"会社 {existing.key} は別の会社名で登録済みです")
             raise RowError("会社名", f"会社 {existing.key} は「{existing.name}」として登録済みです")
         have = {
             (u.program, u.track, u.fiscal_year, u.paid)

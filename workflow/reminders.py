@@ -1,7 +1,8 @@
 """Reminders: one sweep finds what is due, records one row per reminder, and delivers it once.
 
 `sweep(db, settings, at, calendar, mailer)` does the whole job for the instant `at` (the
-scheduler's, or `kaizen remind --at`'s); `digest(...)` sends the morning summary per officer.
+scheduler's, or `kaizen remind --at`'s); `workflow/digest.py` sends the morning summary per
+officer and `workflow/mail.py` words the messages.
 
 What is due (business days of the council's calendar, `today` = the JST date of `at`):
 - `upcoming` (stored as `upcoming-N`): an open milestone due within N business days, for the
@@ -33,8 +34,6 @@ Logs carry counts, case ids and officer ids only: never company names nor addres
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -59,23 +58,18 @@ from workflow.clock import JST, Clock, SystemClock
 from workflow.config import ReminderSettings, Settings
 from workflow.dberrors import storage_error, translate_errors
 from workflow.errors import InvalidInput, PermissionDenied
+from workflow.mail import compose, kind_of
 from workflow.mailer import Mail, Mailer
 from workflow.views import Actor
 
 log = logging.getLogger("kaizen.reminders")
 
 KINDS = ("upcoming", "overdue", "escalation")
-URGENCY = ("escalation", "overdue", "upcoming")  # the order messages list them in
-KIND_LABELS = {
-    "escalation": "期限超過 (統括責任者への報告)",
-    "overdue": "期限超過",
-    "upcoming": "まもなく期限",
-}
-# A claim's lease, in wall-clock time: at least this, and 3 SMTP timeouts per claimed row, so
-# it outlasts the slowest delivery of the batch (a hanging server included).
+# A claim's lease, in wall-clock time: this long from the claim, and renewed before each
+# e-mail for that e-mail's rows to 3 SMTP timeouts (a hanging server included). A sweep that
+# dies holds its rows for at most max(CLAIM_LEASE, one message's lease), whatever the batch.
 CLAIM_LEASE = timedelta(minutes=15)
 BATCH = 1000  # rows claimed per round; a sweep claims rounds until none are left
-_WEEKDAYS = "月火水木金土日"
 
 
 @dataclass(frozen=True)
@@ -173,13 +167,6 @@ def due_kinds(due: date, today: date, rs: ReminderSettings, cal: BusinessCalenda
     if late >= rs.escalate_after_days:
         out.append("escalation")
     return out
-
-
-def kind_of(stored: str) -> tuple[str, int | None]:
-    """'upcoming-7' → ('upcoming', 7); 'overdue' → ('overdue', None)."""
-    if stored.startswith("upcoming-"):
-        return "upcoming", int(stored.split("-", 1)[1])
-    return stored, None
 
 
 def worker_name() -> str:
@@ -309,7 +296,7 @@ def claim(
     *,
     limit: int = BATCH,
     now: datetime | None = None,
-    per_row: timedelta = timedelta(0),
+    per_message: timedelta = timedelta(0),
 ) -> tuple[list[_Claimed], int]:
     """Claim ready rows in the caller's write transaction; returns them and the cancelled count.
 
@@ -323,7 +310,7 @@ def claim(
     ids = sql.ready_ids(s, at, now, limit)
     if not ids:
         return [], 0
-    sql.stamp_claims(s, ids, worker, now + max(CLAIM_LEASE, per_row * len(ids)))
+    sql.stamp_claims(s, ids, worker, now + max(CLAIM_LEASE, per_message))
     finals = _final_stages()
     keep: list[_Claimed] = []
     stale: dict[int, str] = {}
@@ -383,37 +370,58 @@ def sweep(
     worker_id: str | None = None,
     batch: int = BATCH,
     wall: Clock | None = None,
+    council: str | None = None,
 ) -> SweepResult:
     """Create the reminders due at `at` and deliver every pending one whose time has come.
 
     Rows are claimed `batch` at a time (one e-mail per recipient and batch: with the default
-    batch, one per recipient and sweep in practice). Claim leases run on `wall` (the system
-    clock unless a test hands in another), whatever time `at` says.
+    batch, one per recipient and sweep in practice). `wall` is the real clock (the system
+    clock unless a test hands in another): claim leases run on it whatever time `at` says,
+    and a sweep at a later `at` is refused — it would mark as sent what is not yet due. A dry
+    run may look ahead, and `council` limits it to one council's reminders.
     """
     today = _check_time(at)
     at = at.astimezone(UTC)
     worker = (worker_id or worker_name())[:64]
     result = SweepResult(at=at, today=today, worker=worker, dry_run=dry_run)
+    clock = wall or SystemClock()
     if dry_run:
-        _preview(db, settings, at, (wall or SystemClock()).now(), today, calendar, mailer, result)
+        _preview(db, settings, at, clock.now(), today, calendar, mailer, result, council)
         log.info("%s", result.summary())
         return result
+    check_not_future(at, clock.now())
 
     result.created = create_due(db, settings, at, calendar)
-    per_row = timedelta(seconds=3 * settings.smtp.timeout) if settings.smtp else timedelta(0)
+    per_message = _message_lease(settings)
     while True:
-        now = (wall or SystemClock()).now()
+        now = clock.now()
         with _tx(db) as s:
-            claimed, cancelled = claim(s, at, worker, limit=batch, now=now, per_row=per_row)
+            claimed, cancelled = claim(s, at, worker, limit=batch, now=now, per_message=per_message)
             officers = _officers(s, {c.recipient for c in claimed} | {c.officer for c in claimed})
         result.cancelled += cancelled
         if not claimed:
             break
-        _deliver(db, settings, at, today, calendar, mailer, claimed, officers, worker, result)
+        _deliver(
+            db, settings, at, today, calendar, mailer, claimed, officers, worker, result, clock
+        )
         if len(claimed) + cancelled < batch:
             break
     log.info("%s", result.summary())
     return result
+
+
+def check_not_future(at: datetime, now: datetime) -> None:
+    """A sweep sends only what is due by the real clock `now`: none at a later time."""
+    if at > now:
+        raise InvalidInput(
+            f"{at.astimezone(JST):%Y-%m-%d %H:%M} は現在 ({now.astimezone(JST):%Y-%m-%d %H:%M})"
+            " より後です: まだ期限の来ていないリマインダーは送信できません (--dry-run で確認できます)"
+        )
+
+
+def _message_lease(settings: Settings) -> timedelta:
+    """How long one e-mail may take: three SMTP timeouts (connect, send, quit)."""
+    return timedelta(seconds=3 * settings.smtp.timeout) if settings.smtp else timedelta(0)
 
 
 def _deliver(
@@ -427,6 +435,7 @@ def _deliver(
     officers: dict[str, tuple[str, str | None]],
     worker: str,
     result: SweepResult,
+    clock: Clock,
 ) -> None:
     by_recipient: dict[str, list[_Claimed]] = defaultdict(list)
     for c in claimed:
@@ -441,10 +450,12 @@ def _deliver(
             mail_rows.append(rows)
         else:
             outbox.extend(rows)
-    errors = mailer.send(mails) if mails else []
+    errors = _send_each(db, settings, mailer, mails, mail_rows, worker, clock)
     sent: list[tuple[_Claimed, str]] = [(c, "outbox") for c in outbox]
     failed: list[tuple[_Claimed, str]] = []
     for rows, err in zip(mail_rows, errors, strict=True):
+        if not rows:  # another sweep's now
+            continue
         if err is None:
             result.emails += 1
             sent.extend((c, "email") for c in rows)
@@ -477,6 +488,32 @@ def _deliver(
     result.sent.extend(_item(c, ch) for c, ch in sent)
 
 
+def _send_each(
+    db: Database,
+    settings: Settings,
+    mailer: Mailer,
+    mails: list[Mail],
+    mail_rows: list[list[_Claimed]],
+    worker: str,
+    clock: Clock,
+) -> list[str | None]:
+    """Send the e-mails one by one, renewing each one's lease just before it goes out (so
+    a crash holds rows for one message's lease, not the batch's). A message whose rows
+    another sweep took over meanwhile (our lease ran out) is not sent by us."""
+    lease = max(_message_lease(settings), timedelta(minutes=1))
+    errors: list[str | None] = []
+    for i, (mail, rows) in enumerate(zip(mails, mail_rows, strict=True)):
+        with _tx(db) as s:
+            mine = sql.renew_claims(s, [c.id for c in rows], worker, clock.now() + lease)
+        if mine < len(rows):
+            log.warning("%d reminder(s) were re-claimed by another sweep", len(rows) - mine)
+            mail_rows[i] = []  # nothing of ours to mark
+            errors.append(None)
+            continue
+        errors.append(mailer.send([mail])[0])
+    return errors
+
+
 def _preview(
     db: Database,
     settings: Settings,
@@ -486,13 +523,18 @@ def _preview(
     cal: BusinessCalendar,
     mailer: Mailer,
     result: SweepResult,
+    council: str | None = None,
 ) -> None:
-    """What a sweep at `at` would send, read in a read-only session (nothing is written)."""
+    """What a sweep at `at` would send, read in a read-only session (nothing is written);
+    with `council`, only that council's reminders (and counts)."""
     with translate_errors(db), db.reading() as s:
         cands = _candidates(s, today, settings.reminders, cal)
         have = _existing(s, cands)
         new = [c for c in cands if (c.milestone_id, c.kind, c.recipient, c.due) not in have]
         ready = sql.ready_reminders(s, at, now)
+        if council is not None:
+            new = [c for c in new if c.council == council]
+            ready = [r for r in ready if r.council == council]
         officers = _officers(s, {c.recipient for c in new} | {r.recipient for r in ready})
 
     def channel(rcpt: str) -> str:
@@ -538,218 +580,22 @@ def _preview(
     result.emails = len({i.to for i in result.sent if i.channel == "email"})
 
 
-# ------------------------------------------------------------------ the message
-
-
-def jdate(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日 ({_WEEKDAYS[d.weekday()]})"
-
-
-def compose(
-    recipient: str,
-    name: str,
-    email: str,
-    rows: Sequence[_Claimed],
-    officers: dict[str, tuple[str, str | None]],
-    at: datetime,
-    today: date,
-    cal: BusinessCalendar,
-    *,
-    subject: str | None = None,
-    intro: str = "からのお知らせです",
-    ref: str = "R",
-) -> Mail:
-    """One Japanese message listing every reminder of this sweep for one officer.
-
-    Each item ends with its reference (`[R12]`: reminder 12), so a reply can name it.
-    """
-    groups: dict[str, list[_Claimed]] = defaultdict(list)
-    for c in rows:
-        groups[kind_of(c.kind)[0]].append(c)
-    counts = "・".join(f"{KIND_LABELS[k]} {len(groups[k])}件" for k in URGENCY if groups.get(k))
-    lines = [
-        f"{name} 様",
-        "",
-        f"Kaizen (経営改善計画策定支援の案件管理) {intro} ({jdate(today)} 現在)。",
-        "",
-    ]
-    for k in URGENCY:
-        items = sorted(groups.get(k, []), key=lambda c: (c.due, c.case_id, c.key))
-        if not items:
-            continue
-        lines.append(f"■ {KIND_LABELS[k]} ({len(items)}件)")
-        for c in items:
-            if k == "upcoming":
-                left = cal.business_days_between(today, c.due)
-                when = "本日が期限" if left == 0 else f"あと{left}営業日"
-            else:
-                when = f"{cal.business_days_between(c.due, today)}営業日超過"
-            lines.append(f"・{c.case_id} {c.company}")
-            lines.append(f"    {c.label}")
-            lines.append(f"    期限: {jdate(c.due)} ({when})")
-            if k == "escalation":
-                officer_name = officers.get(c.officer, (c.officer, None))[0]
-                lines.append(f"    担当: {officer_name} ({c.officer})")
-            lines.append(f"    [{ref}{c.id}]")
-        lines.append("")
-    first = min(rows, key=lambda c: (c.due, c.case_id)).case_id
-    lines += [
-        f"詳しくは 'kaizen case show {first}' などで確認してください。",
-        "",
-        "-- ",
-        "このメールは Kaizen が自動で送信しています。",
-    ]
-    return Mail(
-        recipient=recipient,
-        to=email,
-        subject=subject or f"【Kaizen】期限のお知らせ: {counts}",
-        body="\n".join(lines) + "\n",
-        at=at,
-    )
-
-
-# ------------------------------------------------------------------ the morning digest
-
-
-@dataclass
-class DigestResult:
-    at: datetime
-    today: date
-    skipped: str | None = None  # why nothing was sent at all (a closed day)
-    sent: list[str] = field(default_factory=list)  # officer ids
-    already: int = 0  # sent earlier today (by this or another scheduler)
-    no_email: int = 0  # officers with items but no address, or no SMTP
-    failed: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        if self.skipped:
-            return f"digest {self.today}: skipped ({self.skipped})"
-        return (
-            f"digest {self.today}: sent {len(self.sent)}, already sent {self.already}, "
-            f"no e-mail {self.no_email}, failed {len(self.failed)}"
-        )
-
-
-def _digest_key(today: date, officer_id: str) -> str:
-    key = f"digest:{today.isoformat()}:{officer_id}"
-    if len(key) > 64:
-        key = f"digest:{today.isoformat()}:#" + hashlib.sha256(officer_id.encode()).hexdigest()[:40]
-    return key
-
-
-def digest(
-    db: Database,
-    settings: Settings,
-    at: datetime,
-    calendar: BusinessCalendar,
-    mailer: Mailer,
-    *,
-    worker_id: str | None = None,
-) -> DigestResult:
-    """The morning summary: each officer's open milestones that are overdue or due soon.
-
-    Sent on business days only, at most once per officer and day across every scheduler:
-    the right to send is a `kaizen_meta` row `digest:<date>:<officer>` inserted with ON
-    CONFLICT DO NOTHING (removed again if the send fails, so a later run may retry).
-    """
-    today = _check_time(at)
-    at = at.astimezone(UTC)
-    result = DigestResult(at=at, today=today)
-    if not calendar.is_business_day(today):
-        result.skipped = calendar.closed_reason(today) or "closed"
-        log.info("%s", result.summary())
-        return result
-    rs = settings.reminders
-    horizon = calendar.add_business_days(today, max(rs.before_days, default=0))
-    worker = (worker_id or worker_name())[:64]
-    with _tx(db) as s:
-        rows = sql.open_milestones(s, horizon, _final_stages(), company=True)
-        staff = sql.staff(s)
-    per: dict[str, list[_Claimed]] = defaultdict(list)
-    for mid, cid, council, company, key, label, due, officer in rows:
-        late = calendar.business_days_between(due, today) if due < today else 0
-        kind = "upcoming-0" if due >= today else "overdue"
-        c = _Claimed(mid, cid, council, company, key, label, kind, officer, due, 0, officer)
-        if officer in staff:
-            per[officer].append(c)
-        if late >= rs.escalate_after_days:
-            for sup in staff.values():
-                if sup.role == "supervisor" and sup.council == council and sup.id != officer:
-                    per[sup.id].append(_replace_kind(c, "escalation", sup.id))
-    names = {o.id: (o.name, o.email) for o in staff.values()}
-    for oid, items in sorted(per.items()):
-        email = staff[oid].email
-        if not (mailer.enabled and email):
-            result.no_email += 1
-            continue
-        key = _digest_key(today, oid)
-        with _tx(db) as s:
-            mine = sql.claim_key(
-                s, key, json.dumps({"worker": worker, "at": at.isoformat(), "items": len(items)})
-            )
-        if not mine:
-            result.already += 1
-            continue
-        mail = compose_digest(oid, staff[oid].name, email, items, names, at, today, calendar)
-        err = mailer.send([mail])[0]
-        if err is None:
-            result.sent.append(oid)
-        else:
-            log.warning("digest e-mail to officer %s failed", oid)
-            result.failed.append(oid)
-            with _tx(db) as s:
-                sql.drop_key(s, key)
-    with _tx(db) as s:  # keep two months of digest records
-        old = f"digest:{(today - timedelta(days=62)).isoformat()}"
-        sql.drop_keys_before(s, "digest:", old)
-    log.info("%s", result.summary())
-    return result
-
-
-def _replace_kind(c: _Claimed, kind: str, recipient: str) -> _Claimed:
-    return _Claimed(
-        c.id,
-        c.case_id,
-        c.council,
-        c.company,
-        c.key,
-        c.label,
-        kind,
-        recipient,
-        c.due,
-        c.attempts,
-        c.officer,
-    )
-
-
-def compose_digest(
-    recipient: str,
-    name: str,
-    email: str,
-    items: Sequence[_Claimed],
-    officers: dict[str, tuple[str, str | None]],
-    at: datetime,
-    today: date,
-    cal: BusinessCalendar,
-) -> Mail:
-    n_late = sum(1 for c in items if c.kind in ("overdue", "escalation"))
-    return compose(
-        recipient,
-        name,
-        email,
-        items,
-        officers,
-        at,
-        today,
-        cal,
-        subject=f"【Kaizen】本日の期限一覧 {jdate(today)}: 期限超過 {n_late}件・"
-        f"まもなく期限 {len(items) - n_late}件",
-        intro="から本日の期限一覧をお送りします",
-        ref="M",  # milestone ids: a digest is not a reminder row
-    )
-
-
 # ------------------------------------------------------------------ `kaizen remind`
+
+
+def _registered(db: Database, actor_id: str) -> Actor:
+    with translate_errors(db), db.reading() as s:
+        o = active_officer(s, actor_id)
+    if o is None:
+        raise PermissionDenied(
+            f"'{actor_id}' は登録された担当者ではありません (--as / KAIZEN_USER を確認してください)"
+        )
+    return Actor(o.id, o.name, o.role, o.council)
+
+
+def require_scheduler(db: Database, actor_id: str) -> None:
+    """`kaizen scheduler run` sends every council's reminders: a registered admin's act."""
+    access.require_admin(_registered(db, actor_id), "スケジューラの実行 (kaizen scheduler run)")
 
 
 def remind(
@@ -761,20 +607,14 @@ def remind(
     mailer: Mailer,
     *,
     dry_run: bool = False,
+    wall: Clock | None = None,
 ) -> SweepResult:
-    """A sweep by hand. Sending is an admin's act (it covers every council); a dry run is open
-    to every officer and lists only their own council's reminders."""
+    """A sweep by hand. Sending is an admin's act (it covers every council), for no time
+    later than the real clock `wall`; a dry run is open to every officer and lists (and
+    counts) only their own council's reminders."""
     _check_time(at)
-    with translate_errors(db), db.reading() as s:
-        o = active_officer(s, actor_id)
-    actor = Actor(o.id, o.name, o.role, o.council) if o else None
-    if actor is None:
-        raise PermissionDenied(
-            f"'{actor_id}' は登録された担当者ではありません (--as / KAIZEN_USER を確認してください)"
-        )
+    actor = _registered(db, actor_id)
     if not dry_run:
         access.require_admin(actor, "リマインダーの送信 (kaizen remind)")
-    result = sweep(db, settings, at, calendar, mailer, dry_run=dry_run)
-    if actor.role != "admin":
-        result.sent = [i for i in result.sent if access.can_see_council(actor, i.council)]
-    return result
+    council = None if actor.role == "admin" else actor.council
+    return sweep(db, settings, at, calendar, mailer, dry_run=dry_run, wall=wall, council=council)

@@ -13,11 +13,11 @@ from typing import Any
 
 from states.eligibility import INDUSTRIES, INDUSTRY_LABELS, canonical_legal_form
 from states.ids import InvalidCorporateNumber, validate_corporate_number
-from states.money import MoneyError, parse_yen
+from states.money import MoneyError, check_yen, parse_yen
 from states.programs import UnknownProgramError, catalog
 from workflow import store
 from workflow.errors import KaizenError
-from workflow.inputs import cause_items, causes
+from workflow.inputs import MAX_NAME, MAX_TEXT, cause_items, causes
 from workflow.sheet import (
     CLOSING,
     COLUMNS,
@@ -71,21 +71,73 @@ def _date(v: Any, column: str) -> date | None:
     raise RowError(column, f"日付は YYYY-MM-DD で入力してください: '{s}'")
 
 
+MAX_COUNT = 2**31 - 1  # an INTEGER column (employees, months) on either backend
+
+
 def _int(v: Any, column: str, *, yen: bool = False) -> int | None:
+    """A whole number; yen within the CLI's range (states.money.check_yen), other counts
+    within an INTEGER column, so that no value fails only when written (PostgreSQL)."""
     if isinstance(v, bool):
         raise RowError(column, f"数値を入力してください: {v!r}")
-    if isinstance(v, int):
-        return v
     if isinstance(v, float) and v.is_integer():
-        return int(v)
-    s = _norm(v)
-    if not s:
-        return None
+        v = int(v)
+    if isinstance(v, int):
+        n = v
+    else:
+        s = _norm(v)
+        if not s:
+            return None
+        try:
+            n = parse_yen(s, column)
+        except MoneyError:
+            kind = "円単位の整数" if yen else "整数"
+            raise RowError(column, f"{kind}を入力してください: '{s}'") from None
     try:
-        return parse_yen(s, column)
-    except MoneyError:
-        kind = "円単位の整数" if yen else "整数"
-        raise RowError(column, f"{kind}を入力してください: '{s}'") from None
+        return check_yen(n, column) if yen else _count(n, column)
+    except MoneyError as e:
+        raise RowError(column, str(e)) from None
+
+
+def _count(n: int, column: str) -> int:
+    if not 0 <= n <= MAX_COUNT:
+        raise RowError(column, f"{column}は0から{MAX_COUNT:,}までの整数です: {n:,}")
+    return n
+
+
+def _amount(text: str | None, column: str) -> int:
+    """An amount inside a list cell (`dd_plan=1,500,000`): present, whole, within range."""
+    n = _int(text or "", column, yen=True)
+    if n is None:
+        raise RowError(column, "金額が空です")
+    return n
+
+
+# The storage columns' lengths (storage/models.py) and the CLI's limits (workflow/inputs.py):
+# a longer value is a row problem, not a database error on PostgreSQL.
+TEXT_LIMITS = (
+    ("company_name", "会社名", MAX_NAME),
+    ("advisor", "認定支援機関", MAX_NAME),
+    ("officer", "担当者", 64),
+    ("accepted_by", "受付者", 64),
+    ("rule_version", "規程", 8),
+    ("reuse_reason", "再利用の理由", MAX_TEXT),
+    ("closed_reason", "終了理由", MAX_TEXT),
+)
+
+
+def _lengths(row: Row) -> list[tuple[str, str]]:
+    """(column, problem) for every text longer than where it is kept."""
+    out = []
+    for key, label, limit in TEXT_LIMITS:
+        value = getattr(row, key) or ""
+        if len(value) > limit:
+            out.append((label, f"{label}が長すぎます ({len(value)}文字; 上限 {limit}文字)"))
+    for lender, _ in row.lenders:
+        if len(lender) > MAX_NAME:
+            out.append(
+                ("金融機関", f"金融機関名が長すぎます ({len(lender)}文字; 上限 {MAX_NAME}文字)")
+            )
+    return out
 
 
 def _bool(v: Any, column: str) -> bool:
@@ -175,7 +227,8 @@ def _prior(v: Any) -> list[tuple[str, str | None, int, int]]:
                 catalog().definition(m[1], track)
         except UnknownProgramError as e:
             raise RowError("過去の利用", str(e)) from None
-        out.append((m[1], track, int(m[3]), int((m[4] or "0").replace(",", ""))))
+        paid = _amount(m[4], "過去の利用") if m[4] is not None else 0
+        out.append((m[1], track, int(m[3]), paid))
     return out
 
 
@@ -201,10 +254,8 @@ def _costs(v: Any) -> list[tuple[str, int, int | None, date | None]]:
                 "費用",
                 f"'{item}' は 区分=見積額[/支払額[@支払日]] で書いてください (例: dd_plan=2400000/2400000@2024-10-01)",
             )
-        actual = int(m[3].replace(",", "")) if m[3] else None
-        out.append(
-            (m[1], int(m[2].replace(",", "")), actual, _date(m[4], "費用") if m[4] else None)
-        )
+        actual = _amount(m[3], "費用") if m[3] else None
+        out.append((m[1], _amount(m[2], "費用"), actual, _date(m[4], "費用") if m[4] else None))
     cats = [c for c, *_ in out]
     if len(set(cats)) != len(cats):
         raise RowError("費用", "同じ費用区分が2回書かれています")
@@ -248,10 +299,10 @@ def _payments(v: Any) -> list[tuple[str, int | None, int, date]] | None:
             )
         on = _date(m[4], "支払")
         assert on is not None
-        period = int(m[2]) if m[2] else None
+        period = _count(int(m[2]), "支払") if m[2] else None
         if (m[1] == "monitoring") != (period is not None):
             raise RowError("支払", f"'{item}': 期 (#n) は monitoring の支払にだけ書きます")
-        out.append((m[1], period, int(m[3].replace(",", "")), on))
+        out.append((m[1], period, _amount(m[3], "支払"), on))
     return out
 
 
@@ -404,6 +455,7 @@ def parse_row(n: int, raw: dict[str, Any]) -> tuple[Row | None, list[RowProblem]
         payments=attempt("payments", lambda: _payments(cell("payments"))),
         closed_reason=_norm(cell("closed_reason")) or None,
     )
+    problems += [RowProblem(n, column, message) for column, message in _lengths(row)]
     if problems:
         return None, problems
     try:

@@ -35,8 +35,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from storage.db import Database
-from workflow import reminders
-from workflow.clock import JST
+from workflow import digest, reminders
+from workflow.clock import JST, FixedClock
 from workflow.config import Settings, load_settings
 from workflow.errors import KaizenError
 from workflow.mailer import mailer_for
@@ -86,9 +86,11 @@ def _at(at: str | None) -> datetime:
 
 
 def sweep_now(
-    db_url: str, config_path: str | None = None, at: str | None = None
+    db_url: str, config_path: str | None = None, at: str | None = None, real: str | None = None
 ) -> reminders.SweepResult:
-    """One reminder sweep at `at` (ISO 8601; default now); errors are raised."""
+    """One reminder sweep at `at` (ISO 8601; default now); errors are raised. `real` is the
+    real clock's time when a test pins it (default: the system clock): nothing later than it
+    is sent."""
     settings = _settings(db_url, config_path)
     return reminders.sweep(
         _database(settings),
@@ -97,26 +99,31 @@ def sweep_now(
         calendar_for(settings),
         mailer_for(settings),
         worker_id=_WORKER,
+        wall=FixedClock(_at(real)) if real else None,
     )
 
 
-def run_sweep(db_url: str, config_path: str | None = None, at: str | None = None) -> None:
+def run_sweep(
+    db_url: str, config_path: str | None = None, at: str | None = None, real: str | None = None
+) -> None:
     """Job body: one reminder sweep at `at` (ISO 8601; default now); errors are logged."""
     started = monotonic()
     try:
-        sweep_now(db_url, config_path, at)  # logs its own summary (kaizen.reminders)
+        sweep_now(db_url, config_path, at, real)  # logs its own summary (kaizen.reminders)
     except KaizenError as e:
         log.error("sweep failed: %s", e.message)
         return
     log.info("sweep done (worker %s, %.2f s)", _WORKER, monotonic() - started)
 
 
-def run_digest(db_url: str, config_path: str | None = None, at: str | None = None) -> None:
+def run_digest(
+    db_url: str, config_path: str | None = None, at: str | None = None, real: str | None = None
+) -> None:
     """Job body: the morning digest at `at` (ISO 8601; default now); closed days skip."""
     started = monotonic()
     try:
         settings = _settings(db_url, config_path)
-        reminders.digest(  # logs its own summary (kaizen.reminders)
+        digest.digest(  # logs its own summary (kaizen.reminders)
             _database(settings),
             settings,
             _at(at),
@@ -143,6 +150,7 @@ def build_scheduler(
     settings: Settings,
     *,
     at: str | None = None,
+    real: str | None = None,
     now: datetime | None = None,
     scheduler: BaseScheduler | None = None,
 ) -> BaseScheduler:
@@ -151,7 +159,7 @@ def build_scheduler(
     now = (now or datetime.now(tz=UTC)).astimezone(JST)
     rs = settings.reminders
     common: dict[str, Any] = {
-        "args": (db_url, config_path, at),
+        "args": (db_url, config_path, at, real),
         "replace_existing": True,
         "coalesce": True,
         "max_instances": 1,

@@ -167,6 +167,8 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]
     fmt = format_for(path)
     if not path.exists():
         raise NotFound(f"ファイルがありません: {path}")
+    if not path.is_file():  # a directory named x.csv, a FIFO…
+        raise InvalidInput(f"ファイルではありません: {path}")
     if fmt == "csv":
         return _cleaned(path, *_read_csv(path))
     if fmt == "xlsx":

@@ -8,7 +8,7 @@ other uses, whatever council filed them: `company_uses` reads those.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -40,6 +40,7 @@ class EventRow(NamedTuple):
     to_stage: str
     effective_on: date
     actor: str
+    recorded_at: datetime
 
 
 class PaymentRow(NamedTuple):
@@ -115,6 +116,7 @@ def events(s: Session, council: str | None) -> list[EventRow]:
         Event.to_stage,
         Event.effective_on,
         Event.actor,
+        Event.recorded_at,
     ).order_by(Event.case_id, Event.seq)
     return [EventRow._make(r) for r in s.execute(_of(q, council, Event.case_id))]
 

@@ -159,6 +159,22 @@ def stamp_claims(s: Session, ids: Sequence[int], worker: str, until: datetime) -
     )
 
 
+def renew_claims(s: Session, ids: Sequence[int], worker: str, until: datetime) -> int:
+    """Extend `worker`'s claims on these rows to `until`; how many are still its own."""
+    if not ids:
+        return 0
+    q = (
+        update(Reminder)
+        .where(
+            Reminder.id.in_(ids),
+            Reminder.claimed_by == worker,
+            Reminder.status == "pending",
+        )
+        .values(claimed_until=until)
+    )
+    return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
+
+
 class ReminderRow(NamedTuple):
     """A reminder with what a sweep needs to send it or to see that it went stale."""
 

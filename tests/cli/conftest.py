@@ -30,7 +30,7 @@ def kaizen(
     """Run `kaizen ARGS` in-process; returns the exit code and what went to stdout/stderr."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "120")
-    for var in ("KAIZEN_CONFIG", "KAIZEN_NOW", "KAIZEN_DB", "KAIZEN_USER"):
+    for var in ("KAIZEN_CONFIG", "KAIZEN_DB", "KAIZEN_USER"):
         monkeypatch.delenv(var, raising=False)
 
     def run(*args: str) -> Result:

@@ -32,16 +32,19 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
     import os
     from contextlib import redirect_stderr, redirect_stdout
 
-    from cli.app import main
+    from cli.app import main, set_clock
+    from tests.conftest import pinned_clock
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    saved = {k: os.environ.get(k) for k in ("KAIZEN_DB", "KAIZEN_USER", "KAIZEN_NOW", "COLUMNS")}
-    os.environ.update(KAIZEN_DB=str(path), KAIZEN_USER="admin", KAIZEN_NOW=NOW, COLUMNS="100")
+    saved = {k: os.environ.get(k) for k in ("KAIZEN_DB", "KAIZEN_USER", "COLUMNS")}
+    os.environ.update(KAIZEN_DB=str(path), KAIZEN_USER="admin", COLUMNS="100")
+    set_clock(pinned_clock(NOW))
     out, err = io.StringIO(), io.StringIO()
     try:
         with redirect_stdout(out), redirect_stderr(err):
             code = main(["demo"])
     finally:
+        set_clock(None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

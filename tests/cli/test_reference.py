@@ -10,6 +10,7 @@ import pytest
 from states.diagram import mermaid
 from states.programs import definition
 from tests.cli.conftest import Result
+from tests.conftest import pinned_clock
 
 Kaizen = Callable[..., Result]
 
@@ -109,7 +110,7 @@ def test_plan_human(kaizen: Kaizen) -> None:
         ("2025-03-31T14:30:00+00:00", ["-m", "2"], "2025-03-31", "R6"),
     ],
 )
-def test_kaizen_now_pins_today(
+def test_clock_pins_today(
     kaizen: Kaizen,
     monkeypatch: pytest.MonkeyPatch,
     now: str,
@@ -117,7 +118,9 @@ def test_kaizen_now_pins_today(
     kickoff: str,
     version: str,
 ) -> None:
-    monkeypatch.setenv("KAIZEN_NOW", now)
+    import cli.app
+
+    monkeypatch.setattr(cli.app, "_clock", pinned_clock(now))
     doc = _ok(kaizen("plan", *args, "--json")).json()
     assert doc["milestones"][0]["key"] == "kickoff"
     assert doc["milestones"][0]["due"] == kickoff
@@ -303,13 +306,38 @@ def test_bad_input(kaizen: Kaizen, args: list[str], code: int, message: str) -> 
 @pytest.mark.parametrize(
     ("env", "toml", "code", "message"),
     [
-        ({"KAIZEN_NOW": "garbage"}, None, 2, "KAIZEN_NOW"),
+        ({}, "[clock]\nnow = 'garbage'\n", 2, "[clock] now は"),
+        ({}, "[clock]\nnow = 2100-01-01T00:00:00\n", 2, "[clock] now 2100-01-01 は範囲外"),
+        ({}, "[clock]\nnow = 2026-06-01T10:00:00+09:00\n", 2, "[clock] now は"),
+        ({}, "[clock]\nnow = 2026-06-01\n", 2, "[clock] now は"),
+        ({}, "[clock]\nthen = 2026-06-01T10:00:00\n", 2, "[clock] の不明な設定 ['then']"),
         ({"KAIZEN_CONFIG": "nowhere.toml"}, None, 2, "KAIZEN_CONFIG"),
         ({}, "[rules.overrides.R9]\nx = 1\n", 2, "不明な版 ['R9']"),
         ({}, '[rules.overrides.R6]\n"caps.405/gl.dd" = "x"\n', 2, "caps.405/gl.dd must be int"),
         ({}, '[rules.overrides.R6]\n"caps.405/gl.xx" = 1\n', 2, "no value 'caps.405/gl.xx'"),
         ({}, "[rules]\nversion_key = 'today'\n", 2, "version_key"),
         ({}, "[colour]\n", 2, "不明な設定"),
+        ({}, "[reminders]\nsweep_minuts = 5\n", 2, "[reminders] の不明な設定 ['sweep_minuts']"),
+        ({}, "[reminders]\nsweep_minutes = 0\n", 2, "reminders.sweep_minutes は 1 から 1440"),
+        ({}, "[reminders]\nsweep_minutes = '15'\n", 2, "reminders.sweep_minutes は 1 から"),
+        ({}, "[reminders]\nsweep_minutes = 1.5\n", 2, "reminders.sweep_minutes は 1 から"),
+        ({}, "[reminders]\nmax_attempts = true\n", 2, "reminders.max_attempts は 1 から 30"),
+        ({}, "[reminders]\nbefore_days = 7\n", 2, "reminders.before_days は営業日数のリスト"),
+        ({}, "[reminders]\nbefore_days = [-1]\n", 2, "reminders.before_days は 0 から 60"),
+        ({}, "[reminders]\nbefore_days = [[7]]\n", 2, "reminders.before_days は 0 から 60"),
+        ({}, "[reminders]\ndigest_time = '9時'\n", 2, "reminders.digest_time は時刻"),
+        ({}, "[reminders]\nescalate_after_days = 99999999999999\n", 2, "escalate_after_days は"),
+        ({}, "[smtp]\nhost = 'h'\nport = 70000\n", 2, "smtp.port は 1 から 65535"),
+        ({}, "[smtp]\nhost = 'h'\nport = '25'\n", 2, "smtp.port は 1 から 65535"),
+        ({}, "[smtp]\nhost = 'h'\nstarttls = 'yes'\n", 2, "smtp.starttls は true か false"),
+        ({}, "[smtp]\nhost = 'h'\ntimeout = -1\n", 2, "smtp.timeout は"),
+        ({}, "[smtp]\nhost = 'h'\npassword = 'x'\n", 2, "[smtp] の不明な設定 ['password']"),
+        ({}, "[smtp]\nhost = 'h'\nsender = 1\n", 2, "smtp.sender は文字列"),
+        ({}, "[smtp]\nport = 25\n", 2, "smtp.host がありません"),
+        ({}, "[database]\nurl = 5\n", 2, "database.url は文字列"),
+        ({}, "[database]\nuri = 'x.db'\n", 2, "[database] の不明な設定 ['uri']"),
+        ({}, "[calendar]\nclosed_days = []\n", 2, "[calendar] の不明な設定"),
+        ({}, "[rules]\nversion = 'R7'\n", 2, "[rules] の不明な設定 ['version']"),
         ({}, "[rules\n", 2, "kaizen.toml"),
     ],
 )
@@ -346,3 +374,35 @@ def test_list_override(kaizen: Kaizen, tmp_path: Path) -> None:
 def test_overrides_of_the_wrong_shape(kaizen: Kaizen, tmp_path: Path, toml: str) -> None:
     (tmp_path / "kaizen.toml").write_text(toml, "utf-8")
     _one_line_error(kaizen("rules", "show", "R6"), 2, "overrides")
+
+
+@pytest.mark.parametrize(
+    ("now", "kickoff"),
+    [("2026-11-22T10:00:00", "2027-06-30"), ("2026-06-15T09:00:00", "2026-06-30")],
+)
+def test_clock_setting_pins_today_on_sqlite_and_says_so(
+    kaizen: Kaizen, tmp_path: Path, now: str, kickoff: str
+) -> None:
+    (tmp_path / "kaizen.toml").write_text(f"[clock]\nnow = {now}\n", "utf-8")
+    r = kaizen("plan", "-m", "5", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["milestones"][0]["due"] == kickoff
+    assert r.err == f"kaizen: 注意: 時計を {now} に固定しています ([clock] now, kaizen.toml)\n"
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://nobody@127.0.0.1:1/x", "postgresql://h/db"])
+def test_clock_setting_is_refused_on_postgresql(
+    kaizen: Kaizen, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str
+) -> None:
+    (tmp_path / "kaizen.toml").write_text('[clock]\nnow = "2026-06-01T10:00:00"\n', "utf-8")
+    for args in (("--db", url, "plan", "-m", "5"), ("--db", url, "case", "list")):
+        _one_line_error(kaizen(*args), 2, "[clock] now (時計の固定) は SQLite のデータベースでだけ")
+    monkeypatch.setenv("KAIZEN_DB", url)
+    _one_line_error(kaizen("remind", "--dry-run"), 2, "SQLite のデータベースでだけ")
+
+
+def test_kaizen_now_is_not_read(kaizen: Kaizen, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the old test hook would let anyone date a fact in 2031."""
+    real = _ok(kaizen("plan", "-m", "5", "--json")).json()
+    monkeypatch.setenv("KAIZEN_NOW", "2031-06-01T10:00:00")
+    assert _ok(kaizen("plan", "-m", "5", "--json")).json() == real

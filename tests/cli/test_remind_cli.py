@@ -22,6 +22,16 @@ Run = Callable[..., Any]
 ITEM_KEYS = {"case", "milestone", "kind", "to", "due"}
 
 
+@pytest.fixture(autouse=True)
+def real_time_after_the_sweeps(run_cli: Run) -> None:
+    """A sweep sends nothing later than the real clock (issue 15): these tests back-fill, at
+    `--at` times before the clock (run_cli's own resets it)."""
+    from cli.app import set_clock
+    from tests.conftest import pinned_clock
+
+    set_clock(pinned_clock("2026-09-01T10:00:00+09:00"))
+
+
 @pytest.fixture
 def case(world: World) -> str:
     return world.k.open_case(  # type: ignore[attr-defined, no-any-return]
@@ -179,3 +189,61 @@ def test_scheduler_run_help_explains_the_settings(run_cli: Run) -> None:
 def test_scheduler_run_refuses_a_bad_log_level(run_cli: Run, world: World) -> None:
     r = run_cli("scheduler", "run", "--log-level", "LOUD", db=world.url)
     assert r.code == 2 and "--log-level" in r.err
+
+
+# ---------------------------------------------------------------- issue 15: sweeps from the future
+
+FUTURE = "2026-09-01T10:01"  # a minute after the (pinned) real clock
+
+
+@pytest.mark.parametrize("at", [FUTURE, "2027-06-01T09:00", "2089-12-31T23:59"])
+def test_a_sweep_never_sends_what_is_not_yet_due(
+    run_cli: Run, world: World, case: str, at: str
+) -> None:
+    before = dump(world.url)
+    r = run_cli("remind", "--at", at, "--json", db=world.url)
+    assert r.code == 2 and "まだ期限の来ていないリマインダーは送信できません" in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert dump(world.url) == before
+
+
+def test_a_dry_run_may_look_ahead(run_cli: Run, world: World, case: str) -> None:
+    before = dump(world.url)
+    r = run_cli("remind", "--at", "2027-06-01T09:00", "--dry-run", "--json", db=world.url)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["sent"]
+    assert dump(world.url) == before
+
+
+@pytest.mark.parametrize(
+    ("user", "council_totals"),
+    [("tanaka", (2, 2)), ("boss", (2, 2)), ("saga", (0, 0)), ("admin", (2, 2))],
+)
+def test_a_dry_run_counts_only_the_officers_council(
+    run_cli: Run, world: World, case: str, user: str, council_totals: tuple[int, int]
+) -> None:
+    doc = json.loads(
+        run_cli(
+            "remind", "--at", "2026-07-07T10:00", "--dry-run", "--json", user=user, db=world.url
+        ).out
+    )
+    assert (doc["created"], len(doc["sent"])) == council_totals
+    assert {i["council"] for i in doc["sent"]} <= {"40"}
+
+
+@pytest.mark.parametrize(
+    ("user", "code", "says"),
+    [
+        ("stranger", 4, "登録された担当者ではありません"),
+        ("tanaka", 4, "スケジューラの実行"),
+        ("boss", 4, "スケジューラの実行"),
+    ],
+)
+def test_scheduler_run_needs_a_registered_admin(
+    run_cli: Run, world: World, user: str, code: int, says: str
+) -> None:
+    before = dump(world.url)
+    r = run_cli("scheduler", "run", "--once", user=user, db=world.url)
+    assert (r.code, r.err.count("\n")) == (code, 1), r.err
+    assert r.err.startswith("kaizen: ") and says in r.err
+    assert dump(world.url) == before

@@ -29,7 +29,7 @@ from workflow.config import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 REPORTS = ("board", "overdue", "workload", "funnel", "budget")
-NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # run_cli's KAIZEN_NOW: 2026-06-01 10:00 JST
+NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # run_cli's pinned clock: 2026-06-01 10:00 JST
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "cases.csv"
 
 
@@ -282,8 +282,11 @@ def test_mistakes_are_one_line_and_write_nothing(
 
 
 @pytest.fixture
-def fresh(run_cli: Any, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    monkeypatch.setenv("KAIZEN_NOW", "2026-11-20T10:00:00+09:00")  # after the example's dates
+def fresh(run_cli: Any, db_url: str) -> Callable[..., Any]:
+    from cli.app import set_clock
+    from tests.conftest import pinned_clock
+
+    set_clock(pinned_clock("2026-11-20T10:00:00+09:00"))  # after the example's dates
 
     def go(*args: str, user: str = "admin") -> Any:
         return run_cli(*args, user=user, db=db_url, now="2026-11-20T10:00:00+09:00")

@@ -25,6 +25,9 @@ from tests.conftest import migrated
 HERE = Path(__file__).parent
 NOW = "2026-06-01T10:00:00+09:00"  # the `world` fixture's clock, for CLI runs
 LOOPS_ENV = "KAIZEN_CRASH_LOOPS"
+# The real clock of a `kaizen doctor` run after lives whose test clock ran ahead (catch_up):
+# doctor flags events recorded after the real clock.
+AFTER_THE_LIVES = "2089-06-01T10:00:00+09:00"
 
 
 # ------------------------------------------------------------------ dumps
@@ -101,17 +104,21 @@ class Proc:
     err: str
 
 
-def cli_env(db: str, user: str = "admin", now: str = NOW) -> dict[str, str]:
+def cli_env(db: str, user: str = "admin") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAIZEN_")}
-    env.update(KAIZEN_DB=db, KAIZEN_USER=user, KAIZEN_NOW=now, COLUMNS="120")
+    env.update(KAIZEN_DB=db, KAIZEN_USER=user, COLUMNS="120")
+    env["PYTHONPATH"] = str(HERE.parent.parent)  # tests.pinned_cli, tests.conftest
     env["PYTHONWARNINGS"] = "ignore"
     return env
 
 
-def kaizen_proc(*args: str, db: str, user: str = "admin", cwd: Path | None = None) -> Proc:
-    """`python -m cli.main ARGS` in its own process (what an officer's shell runs)."""
+def kaizen_proc(
+    *args: str, db: str, user: str = "admin", cwd: Path | None = None, now: str = NOW
+) -> Proc:
+    """`kaizen ARGS` in its own process (what an officer's shell runs), on a clock pinned at
+    `now` (tests/pinned_cli.py)."""
     cp = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "tests.pinned_cli", now, *args],
         env=cli_env(db, user),
         cwd=cwd,
         capture_output=True,

@@ -262,7 +262,8 @@ LIFE: list[tuple[str, tuple[str, ...]] | tuple[str, tuple[str, ...], str]] = [
     ("tanaka", ("subsidy", "{C}")),
     ("tanaka", ("case", "list")),
     ("admin", ("remind", "--at", "2026-09-01T09:00")),  # overdue: mail to the officer
-    ("admin", ("remind", "--at", "2027-03-01T09:00")),  # escalation: to the supervisor
+    # escalation: to the supervisor (a sweep sends nothing later than the real clock)
+    ("admin", ("remind", "--at", "2027-03-01T09:00"), "2027-03-01T09:00:00+09:00"),
     ("admin", ("report", "board", "--json")),
     ("admin", ("export", "cases", "{T}/export.csv")),
     ("admin", ("doctor",)),

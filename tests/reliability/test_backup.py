@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import PG_URL, _pg_exec
 from tests.reliability.conftest import (
+    AFTER_THE_LIVES,
     advance_to,
     assert_clean_refusal,
     company,
@@ -47,7 +48,7 @@ def some_cases(k: Any, number: str) -> None:
 
 
 def doctor_ok(cli: Any, url: str) -> None:
-    r = cli("doctor", "--json", db=url)
+    r = cli("doctor", "--json", db=url, now=AFTER_THE_LIVES)
     assert r.code == 0 and json.loads(r.out)["ok"] is True, r.out + r.err
 
 

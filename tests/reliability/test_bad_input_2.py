@@ -6,7 +6,7 @@ The rows of issue 15 (Hardening II), each a `kaizen` command line, on SQLite and
 - control characters (ESC sequences, C1 CSI, NUL, line breaks) and names that are empty once
   zero-width and bidi characters are dropped: refused by the one normaliser (states/text.py);
 - dates outside the supported years (1900, 2100, 9999, year 1), `--fiscal-year` 0, -1, 99999,
-  and a pinned clock that overflows: one line, exit 2;
+  and a pinned clock (`[clock] now`) that overflows or is malformed: one line, exit 2;
 - refusals whose message quotes what the user typed (markup, ESC): printed as text;
 - hostile import files (control characters, a cell longer than Excel allows).
 Each must be answered with one line on stderr starting `kaizen: ` (an import may list its
@@ -41,7 +41,6 @@ ZW = "\u200b"
 BIDI_ONLY = "\u202e\u200b\u2066\u2069"
 UTF8 = "UTF-8 で入力してください"
 RANGE = "範囲外"
-NOW_OVER = "9999-12-31T23:59:59+09:00"
 
 
 @dataclass(frozen=True)
@@ -173,11 +172,14 @@ ROWS: list[Bad] = [
     bad("export", "cases", "{F}/out.csv", "--fiscal-year", "-1", says=RANGE),
     bad("export", "cases", "{F}/out.xlsx", "--fiscal-year", "99999", says=RANGE),
     bad("export", "cases", "{F}/out.csv", "--fiscal-year", "2028", says=RANGE),
-    # ------------------------------------------------ a pinned clock past the calendar
-    bad("case", "list", "--overdue", now=NOW_OVER, says=RANGE),
-    bad("case", "show", "{C1}", now=NOW_OVER, says=RANGE),
-    bad("report", "overdue", now=NOW_OVER, says=RANGE),
-    bad("case", "list", now="0001-01-01T00:00:00+09:00", says=RANGE),
+    # ------------------------------------------------ a pinned clock ([clock] now) past the calendar
+    bad("--config", "{F}/clock_9999.toml", "case", "list", "--overdue", says=RANGE),
+    bad("--config", "{F}/clock_9999.toml", "case", "show", "{C1}", says=RANGE),
+    bad("--config", "{F}/clock_9999.toml", "report", "overdue", says=RANGE),
+    bad("--config", "{F}/clock_0001.toml", "case", "list", says=RANGE),
+    bad("--config", "{F}/clock_text.toml", "case", "list", says="[clock] now は"),
+    bad("--config", "{F}/clock_aware.toml", "remind", "--dry-run", says="[clock] now は"),
+    bad("--config", "{F}/clock_key.toml", "doctor", says="[clock] の不明な設定"),
     # ------------------------------------------------ refusals that quote the user's text
     bad("case", "show", "[/bold]", says="[/bold]"),
     bad("case", "show", ESC, says="\\x1b"),
@@ -228,6 +230,14 @@ def files(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:  # no
     (f / "nul.csv").write_text(
         HEADER + f"40,405,normal,相談,{co},株式会社\x00,5,2026-05-01\n", "utf-8"
     )
+    for name, value in [
+        ("9999", "9999-12-31T23:59:59"),
+        ("0001", "0001-01-01T00:00:00"),
+        ("text", '"明日"'),
+        ("aware", "2026-06-01T10:00:00+09:00"),
+    ]:
+        (f / f"clock_{name}.toml").write_text(f"[clock]\nnow = {value}\n", "utf-8")
+    (f / "clock_key.toml").write_text("[clock]\ntoday = 2026-06-01\n", "utf-8")
     with (f / "huge_cell.csv").open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows(
             [HEADER.strip().split(","), ["40", "405", "normal", "相談", co, "x" * 131_072, "5", "2026-05-01"]]

@@ -27,7 +27,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import START
-from tests.reliability.conftest import FINAL, LOOPS_ENV, WRITERS, integrity, spawn, step, writer
+from tests.reliability.conftest import (
+    AFTER_THE_LIVES,
+    FINAL,
+    LOOPS_ENV,
+    WRITERS,
+    integrity,
+    spawn,
+    step,
+    writer,
+)
 
 LOOPS = int(os.environ.get(LOOPS_ENV, "10"))
 SEED = int(os.environ.get("KAIZEN_CRASH_SEED", str(random.randrange(1_000_000))))
@@ -71,7 +80,7 @@ def test_sigkill_during_advances_breaks_nothing(world: Any, cli: Any, tmp_path: 
 
         errors = [x for x in ack.read_text("utf-8").splitlines() if x.startswith("ERROR")]
         assert errors == [], f"seed {SEED}, loop {loop}"
-        r = cli("doctor", "--json", db=world.url)
+        r = cli("doctor", "--json", db=world.url, now=AFTER_THE_LIVES)
         doc = json.loads(r.out)
         assert r.code == 0 and doc["ok"] is True, f"seed {SEED}, loop {loop}: {doc['problems']}"
         if world.url.startswith("sqlite"):
@@ -152,11 +161,11 @@ def importer(url: str, path: Path) -> None:
         import io
         from contextlib import redirect_stderr, redirect_stdout
 
-        from cli.app import main
+        from cli.app import main, set_clock
+        from tests.conftest import pinned_clock
 
-        os.environ.update(
-            KAIZEN_DB=url, KAIZEN_USER="admin", KAIZEN_NOW="2026-06-01T10:00:00+09:00"
-        )
+        set_clock(pinned_clock("2026-06-01T10:00:00+09:00"))
+        os.environ.update(KAIZEN_DB=url, KAIZEN_USER="admin")
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             code = main(["import", "cases", str(path), "--json"])
     finally:
@@ -207,7 +216,7 @@ def test_sigkill_during_bulk_import_writes_all_or_nothing(
             full /= 2  # imports run faster than the first one: aim earlier
         got = imported(numbers)
         assert got in (0, n), f"seed {SEED}, loop {loop}: a killed import left {got} of {n} cases"
-        doc = json.loads(cli("doctor", "--json", db=world.url).out)
+        doc = json.loads(cli("doctor", "--json", db=world.url, now=AFTER_THE_LIVES).out)
         assert doc["ok"] is True, f"seed {SEED}, loop {loop}: {doc['problems']}"
         if world.url.startswith("sqlite"):
             assert integrity(world.url) == "ok", f"seed {SEED}, loop {loop}"

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.reliability.conftest import advance_to, assert_clean_refusal, company, open_case
+from tests.reliability.conftest import (
+    AFTER_THE_LIVES,
+    advance_to,
+    assert_clean_refusal,
+    company,
+    open_case,
+)
 from workflow.clock import FixedClock
 from workflow.config import Settings
 from workflow.doctor import CHECKS
@@ -49,13 +55,14 @@ def add_event(
     frm: str | None,
     to: str,
     on: str = "2026-06-01",
+    at: str = AT,
 ) -> None:
     sql(
         k,
         "INSERT INTO events (case_id, seq, kind, \"trigger\", from_stage, to_stage, effective_on,"
         " recorded_at, actor, reason, detail)"
         " VALUES (:c, :seq, :kind, :t, :f, :to, :on, :at, 'tanaka', NULL, NULL)",
-        c=cid, seq=seq, kind=kind, t=trigger, f=frm, to=to, on=on, at=AT,
+        c=cid, seq=seq, kind=kind, t=trigger, f=frm, to=to, on=on, at=at,
     )  # fmt: skip
 
 
@@ -148,6 +155,24 @@ def event_starts_elsewhere(k: Any, co: str) -> str:
     )
     sql(k, "UPDATE cases SET stage = 'due_diligence' WHERE id = :c", c=cid)
     return cid
+
+
+def _fact_recorded_at(k: Any, co: str, at: str) -> str:
+    """What a forged clock wrote (issue 15: KAIZEN_NOW=2031-… or 2001-…): a valid fact event."""
+    cid = open_case(k, co)
+    add_event(
+        k, cid, seq=last_seq(k, cid) + 1, kind="fact", trigger="lender",
+        frm="consultation", to="consultation", at=at,
+    )  # fmt: skip
+    return cid
+
+
+def recorded_in_the_future(k: Any, co: str) -> str:
+    return _fact_recorded_at(k, co, "2089-12-01 01:00:00")
+
+
+def recorded_out_of_order(k: Any, co: str) -> str:
+    return _fact_recorded_at(k, co, "2001-06-01 01:00:00")
 
 
 def event_backdated(k: Any, co: str) -> str:
@@ -345,6 +370,8 @@ ROWS = {
     "unknown trigger": Row("event_path", "unknown trigger", event_unknown_trigger),
     "event starts elsewhere": Row("event_path", "starts at application", event_starts_elsewhere),
     "event dated backwards": Row("event_path", "dated before", event_backdated),
+    "recorded after the clock": Row("event_time", "after the clock", recorded_in_the_future),
+    "recorded out of order": Row("event_time", "out of order", recorded_out_of_order),
     "import after the start": Row("event_path", "import after", import_midway),
     "case without events": Row("event_path", "no opening event", no_opening_event),
     "track not in the rules": Row("event_path", "not in the rule data", unknown_track),
@@ -399,7 +426,7 @@ def sick(module_db: str) -> Iterator[Sick]:
 
 
 def doctor(cli: Any, url: str, *extra: str) -> Any:
-    return cli("doctor", *extra, db=url)
+    return cli("doctor", *extra, db=url, now=AFTER_THE_LIVES)
 
 
 def test_healthy_cases_pass(cli: Any, sick: Sick) -> None:
@@ -505,3 +532,17 @@ def test_doctor_refuses_an_unregistered_user(cli: Any, two_councils: tuple[Any, 
     assert r.code == 4 and r.out == ""
     assert_clean_refusal(r.err, r.code)
     assert "stranger" in r.err and c41 not in r.err
+
+
+def test_doctor_prints_stored_text_as_text(cli: Any, world: Any) -> None:
+    """A trigger written by a careless script quoting markup (`[/i]`) or ESC is shown as it is."""
+    cid = open_case(world.k, company(world.k, 77))
+    for trigger in ("[/i]", "\x1b]0;x\x07"):
+        add_event(
+            world.k, cid, seq=last_seq(world.k, cid) + 1, kind="transition", trigger=trigger,
+            frm="consultation", to="consultation",
+        )  # fmt: skip
+    r = cli("doctor", db=world.url, now=AFTER_THE_LIVES)
+    assert r.code == 1 and "Traceback" not in r.err, r.err
+    assert "unknown trigger [/i]" in r.out
+    assert "\x1b" not in r.out and "\\x1b" in r.out

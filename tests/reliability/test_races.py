@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import START
 from tests.reliability.conftest import (
     HERE,
+    NOW,
     advance_to,
     assert_clean_refusal,
     catch_up,
@@ -48,7 +49,7 @@ class Crowd:
         self.k = 0
         self.procs = {
             name: subprocess.Popen(
-                [sys.executable, str(HERE / "worker.py"), str(sync), name],
+                [sys.executable, str(HERE / "worker.py"), str(sync), name, NOW],
                 env=cli_env(""),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

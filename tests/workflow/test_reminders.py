@@ -24,6 +24,7 @@ from storage.models import Milestone, Reminder
 from tests.conftest import World
 from workflow.clock import JST, FixedClock
 from workflow.config import ReminderSettings, Settings
+from workflow.digest import digest
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.mailer import Mail, OutboxOnly
 from workflow.reminders import (
@@ -31,7 +32,6 @@ from workflow.reminders import (
     SweepResult,
     claim,
     create_due,
-    digest,
     due_kinds,
     remind,
     sweep,
@@ -49,7 +49,10 @@ def at(day: str, hm: str = "10:00") -> datetime:
 
 @dataclass
 class Recorder:
-    """A mailer that accepts everything (or fails the first `fail` batches) and keeps it."""
+    """A mailer that accepts everything (or fails the first `fail` calls) and keeps it.
+
+    A sweep sends one e-mail per call (each after renewing its lease), so `fail` counts
+    e-mails."""
 
     fail: int = 0
     mails: list[Mail] = field(default_factory=list)
@@ -297,7 +300,8 @@ def test_a_milestone_that_moves_is_reminded_again_for_its_new_date(r: R) -> None
 
 
 def test_pending_reminders_of_moved_or_done_milestones_are_cancelled(r: R) -> None:
-    r.sweep(at("2026-07-07"), Recorder(fail=1))  # e-mail fails; boss (no address) has his
+    # Both e-mails fail (one call each); boss (no address) has his outbox copy
+    r.sweep(at("2026-07-07"), Recorder(fail=2))
     pending = sorted((x.kind, x.recipient) for x in r.rows() if x.status == "pending")
     assert pending == [("escalation", "boss2"), ("overdue", "suzuki")]
     r.set_milestone("kickoff", done_on=date(2026, 7, 7))
@@ -607,3 +611,34 @@ def test_postgres_claims_skip_rows_another_sweep_holds(r: R) -> None:
         assert [i.reminder for i in b().sent] == [held[0].id]
     finally:
         other.dispose()
+
+
+class Crash(Exception):
+    """The sweep's process dying while the SMTP server hangs."""
+
+
+@dataclass
+class DiesOnSend(Recorder):
+    def send(self, mails: Sequence[Mail]) -> list[str | None]:
+        raise Crash
+
+
+def test_a_crashed_sweep_holds_its_rows_for_one_message_not_the_batch(r: R) -> None:
+    """Issue 15: the lease was 3 SMTP timeouts × rows (~8 h for 1,000 rows); it is bounded by
+    one message now (the claim's CLAIM_LEASE, renewed per e-mail to 3 timeouts)."""
+    from workflow.config import SmtpSettings
+
+    smtp = replace(r.settings, smtp=SmtpSettings(host="smtp.invalid", timeout=600))
+    wall = FixedClock(at("2026-07-08"))
+    with pytest.raises(Crash):
+        sweep(r.k.db, smtp, wall.now(), r.k.calendar, DiesOnSend(), wall=wall)
+    held = [x for x in r.rows() if x.claimed_until is not None]
+    assert len(held) == 3 and all(x.status == "pending" for x in held)
+    one_message = max(CLAIM_LEASE, timedelta(seconds=3 * 600))
+    limit = wall.now() + one_message
+    until = [x.claimed_until for x in held]
+    assert all(u is not None and u.replace(tzinfo=UTC) <= limit for u in until), until
+    # After that one message's lease, the next sweep delivers them.
+    wall.advance(seconds=one_message.total_seconds() + 1)
+    later = sweep(r.k.db, r.settings, wall.now(), r.k.calendar, OutboxOnly(), wall=wall)
+    assert sorted(i.reminder or 0 for i in later.sent) == sorted(x.id for x in held)

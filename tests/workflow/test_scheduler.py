@@ -77,7 +77,7 @@ def test_jobs_have_fixed_ids_triggers_and_the_tokyo_zone() -> None:
 
     for job in jobs.values():
         # Bodies take strings only: the database, the settings file, a pinned time.
-        assert job.args == ("sqlite:///k.db", "/etc/kaizen.toml", None)
+        assert job.args == ("sqlite:///k.db", "/etc/kaizen.toml", None, None)
         assert job.coalesce is True
         assert job.max_instances == 1
         assert job.misfire_grace_time >= 3600
@@ -198,16 +198,23 @@ def test_run_digest_skips_holidays(
 # ------------------------------------------------------------------ real processes
 
 
+JUNE_1, JULY_1 = "2026-06-01T10:00:00+09:00", "2026-07-01T10:00:00+09:00"
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAIZEN_") and k != "COLUMNS"}
     env.update(extra)
     return env
 
 
-def _kaizen(*args: str, cwd: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _kaizen(
+    *args: str, cwd: Path, log: Path, env: dict[str, str], now: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`kaizen ARGS` in its own process; `now` pins its clock (tests/pinned_cli.py)."""
+    entry = ["tests.pinned_cli", now] if now else ["cli.main"]
     with log.open("wb") as err:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", *entry, *args],
             cwd=cwd,
             env=env | {"PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
@@ -233,8 +240,10 @@ def test_scheduler_run_stops_cleanly_on_a_signal(
     k: Kaizen, world: World, tmp_path: Path, sig: signal.Signals
 ) -> None:
     log = tmp_path / "scheduler.log"
-    env = _env(KAIZEN_NOW="2026-07-01T10:00:00+09:00")
-    proc = _kaizen("--db", world.url, "scheduler", "run", cwd=tmp_path, log=log, env=env)
+    env = _env(KAIZEN_USER="admin")
+    proc = _kaizen(
+        "--db", world.url, "scheduler", "run", cwd=tmp_path, log=log, env=env, now=JULY_1
+    )
     try:
         _wait_for([log], "sweep done", [proc])
         proc.send_signal(sig)
@@ -252,8 +261,9 @@ def test_scheduler_run_stops_cleanly_on_a_signal(
 @SQLITE
 def test_scheduler_run_once_sweeps_and_exits(k: Kaizen, world: World, tmp_path: Path) -> None:
     log = tmp_path / "once.log"
-    env = _env(KAIZEN_NOW="2026-07-01T10:00:00+09:00")
-    proc = _kaizen("--db", world.url, "scheduler", "run", "--once", cwd=tmp_path, log=log, env=env)
+    env = _env(KAIZEN_USER="admin")
+    args = ("--db", world.url, "scheduler", "run", "--once")
+    proc = _kaizen(*args, cwd=tmp_path, log=log, env=env, now=JULY_1)
     assert proc.wait(timeout=20) == 0
     assert "sweep done (--once)" in log.read_text("utf-8")
     assert kinds(k) == [("overdue", "suzuki", "sent")]
@@ -273,9 +283,9 @@ def test_scheduler_run_refuses_a_database_that_is_not_there(tmp_path: Path) -> N
 def test_two_schedulers_on_one_postgres_send_every_reminder_once(
     pg_url: str, tmp_path: Path
 ) -> None:
-    env = _env(KAIZEN_USER="admin", KAIZEN_NOW="2026-06-01T10:00:00+09:00")
+    env = _env(KAIZEN_USER="admin")
     init = subprocess.run(
-        [sys.executable, "-m", "cli.main", "--db", pg_url, "init"],
+        [sys.executable, "-m", "tests.pinned_cli", JUNE_1, "--db", pg_url, "init"],
         cwd=tmp_path,
         env=env | {"PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -324,10 +334,11 @@ def test_two_schedulers_on_one_postgres_send_every_reminder_once(
             f'sender = "{SENDER}"\n',
             "utf-8",
         )
-        run_env = _env(KAIZEN_NOW="2026-07-08T10:00:00+09:00")  # 6 business days late
+        run_env = _env(KAIZEN_USER="admin")
+        late = "2026-07-08T10:00:00+09:00"  # 6 business days late
         logs = [tmp_path / "a.log", tmp_path / "b.log"]
         args = ("--config", str(config), "--db", pg_url, "scheduler", "run")
-        procs = [_kaizen(*args, cwd=tmp_path, log=log, env=run_env) for log in logs]
+        procs = [_kaizen(*args, cwd=tmp_path, log=log, env=run_env, now=late) for log in logs]
         try:
             _wait_for(logs, "sweep done", procs)
             for p in procs:
