@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cli.app import app, console, emit_json, get_ctx
+from cli.app import app, choose, console, emit_json, get_ctx, parse_count
 from cli.render import plain, row
 
 company_app = typer.Typer(help="申請者 (会社) と過去の利用", no_args_is_help=True)
@@ -15,22 +15,23 @@ app.add_typer(company_app, name="company")
 @company_app.command("add")
 def company_add(
     ctx: typer.Context,
-    number: str | None = typer.Option(
-        None, "--number", help="法人番号 (13 digits; not for 個人事業主)."
-    ),
+    number: str | None = typer.Option(None, "--number", help="法人番号 (13桁; 個人事業主は不要)."),
     name: str = typer.Option(..., "--name", help="会社名."),
     fiscal_year_end: int = typer.Option(..., "--fiscal-year-end", help="決算月 (1–12)."),
     industry: str = typer.Option(
-        "other", "--industry", help="manufacturing, wholesale, services, retail, other."
+        "other",
+        "--industry",
+        help="業種: 製造業 (manufacturing)、卸売業 (wholesale)、サービス業 (services)、"
+        "小売業 (retail)、その他 (other).",
     ),
-    capital: int | None = typer.Option(None, "--capital", help="資本金 (yen)."),
-    employees: int | None = typer.Option(None, "--employees", help="常時使用する従業員数."),
-    legal_form: str = typer.Option(
-        "株式会社", "--legal-form", help="法人形態 (個人事業主 for sole proprietors)."
+    capital: str | None = typer.Option(
+        None, "--capital", help="資本金 (円; 例: 10,000,000 または 10000000円)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    employees: str | None = typer.Option(None, "--employees", help="常時使用する従業員数."),
+    legal_form: str = typer.Option("株式会社", "--legal-form", help="法人形態 (個人事業主も可)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """Register a company.
+    """会社 (申請者) を登録する.
 
     Example: kaizen company add --number 7000012050002 --name 株式会社博多製作所 --fiscal-year-end 5 --industry manufacturing --capital 10000000 --employees 25
     """
@@ -40,9 +41,9 @@ def company_add(
         number=number,
         name=name,
         fiscal_year_end=fiscal_year_end,
-        industry=industry,
-        capital=capital,
-        employees=employees,
+        industry=choose("industries", industry),
+        capital=parse_count(capital, "資本金 (--capital)"),
+        employees=parse_count(employees, "従業員数 (--employees)"),
         legal_form=legal_form,
     )
     if as_json:
@@ -54,24 +55,28 @@ def company_add(
 @company_app.command("prior-use")
 def company_prior_use(
     ctx: typer.Context,
-    number: str = typer.Argument(..., help="法人番号 (or the P… key of a sole proprietor)."),
-    program: str = typer.Option(..., "--program", help="405 or early."),
-    fiscal_year: int = typer.Option(
-        ..., "--fiscal-year", help="年度 of the earlier use (e.g. 2021)."
+    number: str = typer.Argument(..., help="法人番号 (個人事業主は P… の番号)."),
+    program: str = typer.Option(..., "--program", help="事業: 405 / early (早期経営改善)."),
+    fiscal_year: int = typer.Option(..., "--fiscal-year", help="過去の利用の年度 (例: 2021)."),
+    track: str | None = typer.Option(
+        None, "--track", help="枠: normal (通常枠)、gl (中小版GL枠)、guarantee (経営者保証解除枠)."
     ),
-    track: str | None = typer.Option(None, "--track", help="normal, gl, guarantee."),
-    paid: int = typer.Option(
-        0, "--paid", help="Council's payments to the firm for that use (yen)."
-    ),
-    note: str = typer.Option("", "--note", help="Free text."),
+    paid: str = typer.Option("0", "--paid", help="その利用で協議会が支払った額 (円)."),
+    note: str = typer.Option("", "--note", help="備考."),
 ) -> None:
-    """Record an earlier use of either program (e.g. one made before Kaizen).
+    """過去の利用 (Kaizen 導入前のものなど) を登録する.
 
     Example: kaizen company prior-use 7000012050002 --program early --fiscal-year 2021 --paid 100000
     """
     c = get_ctx(ctx)
     uid = c.kaizen().record_prior_use(
-        c.user, number, program=program, fiscal_year=fiscal_year, track=track, paid=paid, note=note
+        c.user,
+        number,
+        program=choose("programs", program),
+        fiscal_year=fiscal_year,
+        track=choose("tracks", track) if track is not None else None,
+        paid=parse_count(paid, "支払額 (--paid)") or 0,
+        note=note,
     )
     console().print(plain(f"過去の利用 #{uid} を登録しました"))
 
@@ -79,10 +84,10 @@ def company_prior_use(
 @company_app.command("uses")
 def company_uses(
     ctx: typer.Context,
-    number: str = typer.Argument(..., help="法人番号 (or P… key)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    number: str = typer.Argument(..., help="法人番号 (個人事業主は P… の番号)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """Every earlier use of the company (recorded ones and Kaizen's accepted cases).
+    """会社の過去の利用 (登録したものと Kaizen で受け付けた案件).
 
     Example: kaizen company uses 7000012050002
     """
