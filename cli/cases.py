@@ -8,7 +8,7 @@ from datetime import date
 import typer
 
 from cli.app import app, choose, complete, console, emit_json, get_ctx, parse_date
-from cli.render import case_panel, case_rows_table, history_table, subsidy_table
+from cli.render import case_panel, case_rows_table, history_table, plain, subsidy_table
 from workflow.errors import InvalidInput
 from workflow.inputs import cause_items
 from workflow.views import CaseView
@@ -129,25 +129,41 @@ def case_list(
     ),
     officer: str | None = typer.Option(None, "--officer", help="担当者 ID."),
     overdue: bool = typer.Option(False, "--overdue", help="期限を過ぎた案件だけ."),
+    search: str | None = typer.Option(
+        None, "--search", "-s", help="会社名・法人番号・案件番号・認定支援機関の一部で探す."
+    ),
+    every: bool = typer.Option(False, "--all", help="完了・取下げなど終わった案件も出す."),
+    limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="1ページの件数."),
+    page: int = typer.Option(1, "--page", min=1, help="ページ (1から)."),
     as_json: bool = JSON,
 ) -> None:
-    """見られる案件の一覧.
+    """進行中の案件を次の期限の近い順に一覧する (--all で終わった案件も).
 
-    Example: kaizen case list --stage bank_negotiation --overdue
+    Example: kaizen case list --search 博多 --stage 金融機関協議
     """
     c = get_ctx(ctx)
-    rows = c.kaizen().list_cases(
+    rows = c.kaizen().find_cases(
         c.user,
         council=council,
         stage=choose("stages", stage) if stage is not None else None,
         officer=officer,
         overdue=overdue,
+        open_only=not every,
+        search=search,
+        limit=limit + 1,  # one more tells whether there is a next page
+        offset=(page - 1) * limit,
     )
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
-        emit_json({"cases": [asdict(r) for r in rows]})
+        emit_json({"cases": [asdict(r) for r in rows], "page": page, "more": more})
         return
+    first = (page - 1) * limit + 1
+    shown = f"{first}–{first + len(rows) - 1}件目" if rows else "該当なし"
+    title = f"{'案件' if every else '進行中の案件'} ({shown})"
     out = console()
-    out.print(case_rows_table(rows, f"案件 ({len(rows)}件)"))
+    out.print(case_rows_table(rows, title))
+    if more:
+        out.print(plain(f"続き: --page {page + 1}"))
 
 
 @case_app.command("advance")

@@ -255,5 +255,26 @@ class Kaizen(Boundaries):
         why = text(reason, "延長の理由", required=True) or ""
         return self._record(actor_id, case_id, Extend(until, why))
 
+    # ------------------------------------------------------------ the officer's day (issue 14)
+
+    def find_cases(
+        self,
+        actor_id: str,
+        *,
+        council: str | None = None,
+        stage: str | None = None,
+        officer: str | None = None,
+        overdue: bool = False,
+        open_only: bool = True,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CaseRow]:
+        """`case list`: open cases by default, next due first, searched and paged."""
+        return cases.list_cases(
+            self, actor_id, council=council, stage=stage, officer=officer, overdue=overdue,
+            open_only=open_only, search=search, by_due=True, limit=limit, offset=offset,
+        )  # fmt: skip
+
 
 __all__ = ["Kaizen", "Moved"]

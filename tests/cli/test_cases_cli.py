@@ -362,5 +362,5 @@ def test_sql_looking_text_is_stored_verbatim(run_cli: Callable[..., Any], db: Pa
     assert r.code == 0, r.err
     assert json.loads(r.out)["events"][-1]["reason"] == SQL
     assert _tables(db) == tables  # every table is still there
-    r = run_cli("case", "list", "--json", user="tanaka", db=url)
+    r = run_cli("case", "list", "--all", "--json", user="tanaka", db=url)  # withdrawn too
     assert [c["id"] for c in json.loads(r.out)["cases"]] == [CASE, doc["id"]]
