@@ -24,6 +24,7 @@ __all__ = [
     "parse_count",
     "parse_date",
     "programs",
+    "short_label",
     "stages",
     "tracks",
     "triggers",
@@ -43,7 +44,7 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
     """A label without its parenthesised note: `計画提出 (金融機関協議へ)` → `計画提出`."""
     return re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", label).strip()
 
@@ -64,7 +65,7 @@ class Vocabulary:
         """Folded spelling → id. A label without its note yields to a full label or alias, and
         those to an id; a spelling two ids share within a tier names neither."""
         tiers = [
-            [(_short(label), i) for i, label in self.labels.items()],
+            [(short_label(label), i) for i, label in self.labels.items()],
             [(label, i) for i, label in self.labels.items()] + list(self.aliases.items()),
             [(i, i) for i in self.labels],
         ]

@@ -35,6 +35,7 @@ from workflow.inputs import yen as money
 from workflow.moves import Hook, Moved
 from workflow.reference import calendar_for
 from workflow.reuse import Use
+from workflow.today import TodayView, today_view
 from workflow.tx import Boundaries
 from workflow.views import Actor, CaseRow, CaseView, SubsidyView
 
@@ -275,6 +276,10 @@ class Kaizen(Boundaries):
             self, actor_id, council=council, stage=stage, officer=officer, overdue=overdue,
             open_only=open_only, search=search, by_due=True, limit=limit, offset=offset,
         )  # fmt: skip
+
+    def morning(self, actor_id: str) -> TodayView:
+        """`kaizen today`: the acting officer's morning (a supervisor's: the council's)."""
+        return today_view(self, actor_id)
 
 
 __all__ = ["Kaizen", "Moved"]
