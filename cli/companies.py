@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app, choose, console, emit_json, get_ctx, parse_count
-from cli.render import plain, row
+from cli.render import case_rows_table, plain, row, yen
 
 company_app = typer.Typer(help="申請者 (会社) と過去の利用", no_args_is_help=True)
 app.add_typer(company_app, name="company")
@@ -102,3 +102,79 @@ def company_uses(
     for u in uses:
         t.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), f"{u.paid:,}円", u.source))
     console().print(t if uses else plain("過去の利用はありません"))
+
+
+@company_app.command("list")
+def company_list(
+    ctx: typer.Context,
+    search: str | None = typer.Option(
+        None, "--search", "-s", help="会社名・法人番号の一部 (空白で区切るとすべてを含むもの)."
+    ),
+    limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="1ページの件数."),
+    page: int = typer.Option(1, "--page", min=1, help="ページ (1から)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
+) -> None:
+    """会社を名前・法人番号で探す (案件数は自分の協議会のもの).
+
+    Example: kaizen company list --search 博多
+    """
+    c = get_ctx(ctx)
+    rows = c.kaizen().find_companies(
+        c.user, search=search, limit=limit + 1, offset=(page - 1) * limit
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    if as_json:
+        emit_json({"companies": [vars(r) for r in rows], "page": page, "more": more})
+        return
+    t = Table(title=plain(f"会社 ({len(rows)}件)"))
+    t.add_column("法人番号", no_wrap=True)
+    t.add_column("会社名", overflow="fold")
+    t.add_column("業種", overflow="fold")
+    t.add_column("決算月", justify="right", no_wrap=True)
+    t.add_column("案件", justify="right", no_wrap=True)
+    for r in rows:
+        t.add_row(*row(r.number, r.name, r.industry_label, f"{r.fiscal_year_end}月",
+                       f"{r.open_cases}/{r.cases}"))  # fmt: skip
+    out = console()
+    out.print(t if rows else plain("該当する会社はありません"))
+    if more:
+        out.print(plain(f"続き: --page {page + 1}"))
+
+
+@company_app.command("show")
+def company_show(
+    ctx: typer.Context,
+    number: str = typer.Argument(..., help="法人番号 (個人事業主は P… の番号)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
+) -> None:
+    """会社の登録内容・過去の利用・案件 (見られるもの) を表示する.
+
+    Example: kaizen company show 7000012050002
+    """
+    c = get_ctx(ctx)
+    v = c.kaizen().company(c.user, number)
+    if as_json:
+        emit_json(v.to_json())
+        return
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    for label, value in (
+        ("法人番号", v.number),
+        ("会社名", v.name),
+        ("法人形態", v.legal_form),
+        ("業種", f"{v.industry_label} ({v.industry})"),
+        ("決算月", f"{v.fiscal_year_end}月"),
+        ("資本金", yen(v.capital)),
+        ("従業員数", "—" if v.employees is None else f"{v.employees}人"),
+    ):
+        facts.add_row(*row(label, value))
+    out = console()
+    out.print(facts)
+    uses = Table(title=plain("過去の利用 (再利用の判定に使われます)"))
+    for col in ("事業", "枠", "年度", "支払額", "記録"):
+        uses.add_column(col)
+    for u in v.uses:
+        uses.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), yen(u.paid), u.source))
+    out.print(uses if v.uses else plain("過去の利用はありません"))
+    out.print(case_rows_table(list(v.cases), f"案件 ({len(v.cases)}件)"))

@@ -194,7 +194,8 @@ def history_table(view: CaseView) -> Table:
 def case_rows_table(rows: list[CaseRow], title: str) -> Table:
     t = Table(title=plain(title))
     for col in ("案件", "事業", "段階", "会社", "担当", "次の期限", "超過"):
-        t.add_column(col, no_wrap=col in ("案件", "次の期限"))
+        # An id or a date is never cut; names wrap (fold) rather than end in "…".
+        t.add_column(col, no_wrap=col in ("案件", "次の期限", "超過"), overflow="fold")
     for r in rows:
         t.add_row(
             *row(

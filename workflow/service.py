@@ -14,8 +14,9 @@ from datetime import date
 
 from states.calendar import BusinessCalendar
 from storage.db import Database
-from workflow import cases, companies, moves, people
+from workflow import cases, companies, company_views, moves, people
 from workflow.clock import Clock
+from workflow.company_views import CompanyRow, CompanyView
 from workflow.config import Settings
 from workflow.decide import check_date
 from workflow.facts import (
@@ -280,6 +281,16 @@ class Kaizen(Boundaries):
     def morning(self, actor_id: str) -> TodayView:
         """`kaizen today`: the acting officer's morning (a supervisor's: the council's)."""
         return today_view(self, actor_id)
+
+    def find_companies(
+        self, actor_id: str, *, search: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[CompanyRow]:
+        return company_views.list_companies(
+            self, actor_id, search=search, limit=limit, offset=offset
+        )
+
+    def company(self, actor_id: str, number: str) -> CompanyView:
+        return company_views.show_company(self, actor_id, number)
 
 
 __all__ = ["Kaizen", "Moved"]

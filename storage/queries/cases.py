@@ -50,10 +50,15 @@ def search_terms(text: str) -> list[str]:
     return unicodedata.normalize("NFKC", text).lower().split()
 
 
+def number_part(word: str) -> str:
+    """A 法人番号 as typed with hyphens (`7-0000-1205-0002`), without them."""
+    return re.sub(r"(?<=\d)[-‐ー−](?=\d)", "", word)
+
+
 def _matches(word: str) -> ColumnElement[bool]:
     """A part of the company name, case id or advisor, or of the 法人番号 (typed with
     hyphens or without)."""
-    digits = re.sub(r"(?<=\d)[-‐ー−](?=\d)", "", word)
+    digits = number_part(word)
     return or_(
         *(
             func.lower(col).contains(word, autoescape=True)
