@@ -2,6 +2,7 @@
 
 from cli import (  # noqa: F401
     admin,
+    calendar,
     cases,
     companies,
     maintenance,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import typer
+from rich.console import RenderableType
 from rich.table import Table
 
 from cli.app import app, choose, console, emit_json, get_ctx, parse_count
 from cli.render import case_rows_table, plain, row, yen
+from workflow.reuse import Use
 
 company_app = typer.Typer(help="申請者 (会社) と過去の利用", no_args_is_help=True)
 app.add_typer(company_app, name="company")
@@ -96,12 +100,18 @@ def company_uses(
     if as_json:
         emit_json({"uses": [vars(u) for u in uses]})
         return
-    t = Table(title=plain(f"{number} の過去の利用 (再利用の判定に使われます)"))
+    console().print(uses_table(uses, f"{number} の過去の利用 (再利用の判定に使われます)"))
+
+
+def uses_table(uses: Sequence[Use], title: str) -> RenderableType:
+    if not uses:
+        return plain("過去の利用はありません")
+    t = Table(title=plain(title))
     for col in ("事業", "枠", "年度", "支払額", "記録"):
         t.add_column(col)
     for u in uses:
-        t.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), f"{u.paid:,}円", u.source))
-    console().print(t if uses else plain("過去の利用はありません"))
+        t.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), yen(u.paid), u.source))
+    return t
 
 
 @company_app.command("list")
@@ -171,10 +181,5 @@ def company_show(
         facts.add_row(*row(label, value))
     out = console()
     out.print(facts)
-    uses = Table(title=plain("過去の利用 (再利用の判定に使われます)"))
-    for col in ("事業", "枠", "年度", "支払額", "記録"):
-        uses.add_column(col)
-    for u in v.uses:
-        uses.add_row(*row(u.program, u.track or "—", str(u.fiscal_year), yen(u.paid), u.source))
-    out.print(uses if v.uses else plain("過去の利用はありません"))
+    out.print(uses_table(v.uses, "過去の利用 (再利用の判定に使われます)"))
     out.print(case_rows_table(list(v.cases), f"案件 ({len(v.cases)}件)"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from states.calendar import BusinessCalendar
 from storage.db import Database
@@ -291,6 +292,14 @@ class Kaizen(Boundaries):
 
     def company(self, actor_id: str, number: str) -> CompanyView:
         return company_views.show_company(self, actor_id, number)
+
+    def export_calendar(
+        self, actor_id: str, path: Path, *, officer: str | None = None, council: str | None = None
+    ) -> int:
+        """`kaizen export calendar`: open milestones as all-day events; how many."""
+        from workflow.calendar_export import export_calendar
+
+        return export_calendar(self, actor_id, path, officer=officer, council=council)
 
 
 __all__ = ["Kaizen", "Moved"]
