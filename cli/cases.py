@@ -31,6 +31,36 @@ def _show(ctx: typer.Context, view: CaseView, as_json: bool) -> None:
         console().print(case_panel(view, c.today()))
 
 
+SHOW = typer.Option(False, "--show", help="登録後の案件パネルを表示 (既定は1行).")
+
+
+def _done(ctx: typer.Context, view: CaseView, as_json: bool, show: bool, what: str) -> None:
+    """A fact command's answer: one line (what changed, and what the next step still needs);
+    the panel with --show, the case document with --json."""
+    if as_json or show:
+        _show(ctx, view, as_json)
+        return
+    console().print(plain(f"{view.id}: {what}。{next_step(view)}"))
+
+
+def next_step(view: CaseView) -> str:
+    """`次: 利用申請 (apply) に必要: …` or `次: 利用申請 (apply) ができます`."""
+    from states.programs import catalog
+
+    backward = {"reject", "revise", "withdraw", "discontinue"}
+    forward = [
+        t
+        for t in catalog().definition(view.program, view.track).transitions_from(view.stage)
+        if t.trigger not in backward
+    ]
+    if not forward:
+        return f"段階: {view.stage_label}"
+    t = forward[0]
+    needs = view.missing.get(t.trigger, [])
+    head = f"次: {t.label} ({t.trigger})"
+    return f"{head} に必要: {'、'.join(needs)}" if needs else f"{head} ができます"
+
+
 def _on(value: str | None) -> date | None:
     return parse_date(value, "--on") if value else None
 
@@ -209,14 +239,16 @@ def case_estimate(
     ),
     amount: str = typer.Argument(..., help="円 (例: 2400000、2,400,000、2,400,000円)."),
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """費用区分ごとの見積額 (利用申請時) を登録する.
 
     Example: kaizen case estimate 40-2026-0007 dd_plan 2400000
     """
     c = get_ctx(ctx)
-    view = c.kaizen().record_estimate(c.user, case, choose("categories", category), _yen(amount))
-    _show(ctx, view, as_json)
+    category = choose("categories", category)
+    view = c.kaizen().record_estimate(c.user, case, category, _yen(amount))
+    _done(ctx, view, as_json, show, f"見積額 {category} {_yen(amount):,}円を登録しました")
 
 
 @case_app.command("fee", context_settings=AMOUNT_ARGS)
@@ -229,6 +261,7 @@ def case_fee(
     amount: str = typer.Argument(..., help="支援機関に支払った額 (円; 伴走支援は累計)."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """費用区分ごとの支払額 (実績) を登録する (受付より前の日付は不可).
 
@@ -236,7 +269,8 @@ def case_fee(
     """
     c = get_ctx(ctx)
     category = choose("categories", category)
-    _show(ctx, c.kaizen().record_fee(c.user, case, category, _yen(amount), on=_on(on)), as_json)
+    view = c.kaizen().record_fee(c.user, case, category, _yen(amount), on=_on(on))
+    _done(ctx, view, as_json, show, f"支払額 {category} {_yen(amount):,}円を登録しました")
 
 
 @case_app.command("lender")
@@ -245,13 +279,15 @@ def case_lender(
     case: str = CASE,
     name: str = typer.Argument(..., help="金融機関名."),
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """取引金融機関を登録する.
 
     Example: kaizen case lender 40-2026-0007 福岡銀行
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().add_lender(c.user, case, name), as_json)
+    view = c.kaizen().add_lender(c.user, case, name)
+    _done(ctx, view, as_json, show, f"金融機関 {name.strip()} を登録しました")
 
 
 @case_app.command("consent")
@@ -261,13 +297,15 @@ def case_consent(
     lender: str = typer.Argument(..., help="登録した金融機関名."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """金融機関の同意書 (405) または受領書 (早期) を登録する.
 
     Example: kaizen case consent 40-2026-0007 福岡銀行 --on 2026-11-10
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_consent(c.user, case, lender, on=_on(on)), as_json)
+    view = c.kaizen().record_consent(c.user, case, lender, on=_on(on))
+    _done(ctx, view, as_json, show, f"{lender.strip()} の同意・受領を登録しました")
 
 
 @case_app.command("certificate")
@@ -276,13 +314,16 @@ def case_certificate(
     case: str = CASE,
     issued: str = typer.Option(..., "--issued", help="履歴事項全部証明書の発行日."),
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """履歴事項全部証明書の発行日を登録する (利用申請時に3か月以内).
 
     Example: kaizen case certificate 40-2026-0007 --issued 2026-06-01
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_certificate(c.user, case, parse_date(issued, "--issued")), as_json)
+    day = parse_date(issued, "--issued")
+    view = c.kaizen().record_certificate(c.user, case, day)
+    _done(ctx, view, as_json, show, f"証明書の発行日 {day.isoformat()} を登録しました")
 
 
 @case_app.command("plan")
@@ -291,13 +332,15 @@ def case_plan(
     case: str = CASE,
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """計画ができたことを登録する (金融機関へ提出できるように).
 
     Example: kaizen case plan 40-2026-0007 --on 2026-09-15
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_plan(c.user, case, on=_on(on)), as_json)
+    view = c.kaizen().record_plan(c.user, case, on=_on(on))
+    _done(ctx, view, as_json, show, "計画を登録しました")
 
 
 @case_app.command("report")
@@ -306,13 +349,15 @@ def case_report(
     case: str = CASE,
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """当期のモニタリング報告を登録する.
 
     Example: kaizen case report 40-2026-0007 --on 2027-01-20
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_report(c.user, case, on=_on(on)), as_json)
+    view = c.kaizen().record_report(c.user, case, on=_on(on))
+    _done(ctx, view, as_json, show, "モニタリング報告を登録しました")
 
 
 @case_app.command("extend")
@@ -322,14 +367,16 @@ def case_extend(
     until: str = typer.Option(..., "--until", help="405 利用申請の新しい有効期限."),
     reason: str = typer.Option(..., "--reason", help="延長の理由."),
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
     """405 利用申請の有効期限 (2年) を延長する (統括責任者のみ).
 
     Example: kaizen case extend 40-2026-0007 --until 2028-12-28 --reason 金融機関調整の長期化
     """
     c = get_ctx(ctx)
-    view = c.kaizen().extend_validity(c.user, case, parse_date(until, "--until"), reason)
-    _show(ctx, view, as_json)
+    day = parse_date(until, "--until")
+    view = c.kaizen().extend_validity(c.user, case, day, reason)
+    _done(ctx, view, as_json, show, f"期限を {day.isoformat()} に延長しました")
 
 
 @app.command("subsidy")
