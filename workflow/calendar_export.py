@@ -4,8 +4,6 @@ milestone), so importing a newer export updates the events instead of doubling t
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from storage.models import Council
 from storage.queries import today as q
 from workflow import access, store
 from workflow.errors import InvalidInput, NotFound
+from workflow.exports import atomic
 from workflow.today import milestone_command
 from workflow.tx import Boundaries, read
 
@@ -101,22 +100,6 @@ def to_ics(events: list[CalendarEvent], stamp: datetime) -> bytes:
     return bytes(cal.to_ical())
 
 
-def write_file(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write all or nothing (a temporary file renamed), readable by the group by default."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"書き出し先のフォルダがありません: {folder}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_calendar(
     b: Boundaries, actor_id: str, path: Path, *, officer: str | None, council: str | None
 ) -> int:
@@ -124,5 +107,10 @@ def export_calendar(
     if path.suffix.lower() != ".ics":
         raise InvalidInput(f"カレンダーは .ics ファイルに書き出します: {path}")
     events = calendar_events(b, actor_id, officer=officer, council=council)
-    write_file(path, to_ics(events, b.now()))
+    data = to_ics(events, b.now())
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic(path, write)
     return len(events)

@@ -120,3 +120,14 @@ def test_the_cli_writes_the_file(
     r = run_cli("export", "calendar", str(path), user="tanaka", db=world.url)
     assert r.code == 0, r.err
     assert f"{len(read(path))} 件の期限を書き出しました" in r.out
+
+
+@pytest.mark.parametrize("name", ["cases.csv", "cases.xlsx"])
+def test_exports_are_readable_by_the_group(
+    drive: Driver, cases: dict[str, str], tmp_path: Path, name: str
+) -> None:
+    from workflow.importer import export_cases
+
+    path = tmp_path / name
+    export_cases(drive.k, "tanaka", path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
