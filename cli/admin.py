@@ -20,7 +20,7 @@ app.add_typer(officer_app, name="officer")
 
 @app.command("init")
 def init(ctx: typer.Context) -> None:
-    """Create or upgrade the database, load the Kyushu councils, make the first admin.
+    """データベースの作成・更新、九州の協議会の登録、最初の管理者の登録.
 
     The acting user (--as / KAIZEN_USER / OS login) becomes the admin when no officer exists.
     Example: KAIZEN_DB=council.db kaizen init
@@ -39,9 +39,9 @@ def init(ctx: typer.Context) -> None:
 @council_app.command("list")
 def council_list(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """List the councils.
+    """協議会の一覧.
 
     Example: kaizen council list --json
     """
@@ -59,9 +59,9 @@ def council_list(
 
 @council_app.command("import")
 def council_import(
-    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or TOML file.")
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV または TOML ファイル.")
 ) -> None:
-    """Add or update councils from a file (CSV header: code,name,address,phone,url). Admins only.
+    """ファイルから協議会を登録・更新する (CSV 見出し: code,name,address,phone,url; 管理者のみ).
 
     Example: kaizen council import councils.csv
     """
@@ -79,13 +79,15 @@ def council_import(
 @officer_app.command("add")
 def officer_add(
     ctx: typer.Context,
-    officer_id: str = typer.Argument(..., help="Login id (letters, digits, . _ @ -)."),
+    officer_id: str = typer.Argument(..., help="ログイン ID (英数字と . _ @ -)."),
     name: str = typer.Option(..., "--name", help="氏名."),
-    council: str | None = typer.Option(None, "--council", help="所属協議会 code (e.g. 40)."),
-    role: str = typer.Option("officer", "--role", help="officer, supervisor or admin."),
-    email: str | None = typer.Option(None, "--email", help="Address for reminders."),
+    council: str | None = typer.Option(None, "--council", help="所属協議会コード (例: 40)."),
+    role: str = typer.Option(
+        "officer", "--role", help="役割: officer (担当者)、supervisor (統括責任者)、admin (管理者)."
+    ),
+    email: str | None = typer.Option(None, "--email", help="リマインダーの送り先メールアドレス."),
 ) -> None:
-    """Register an officer (admins only).
+    """担当者を登録する (管理者のみ).
 
     Example: kaizen officer add tanaka --name 田中一郎 --council 40 --role officer
     """

@@ -30,7 +30,7 @@ JST = ZoneInfo("Asia/Tokyo")
 app = typer.Typer(
     help="Kaizen: 中小企業活性化協議会の経営改善計画策定支援 (405事業・早期経営改善) の案件管理",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -104,19 +104,30 @@ class Ctx:
         return Kaizen(connect(self.settings), self.settings, self.clock())
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"kaizen {version('kaizen')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="版を表示して終了."
+    ),
     db: str | None = typer.Option(
         None,
         "--db",
-        help="Database URL or SQLite file (default: KAIZEN_DB, kaizen.toml, ./kaizen.db).",
+        help="データベースの URL または SQLite ファイル (既定: KAIZEN_DB、kaizen.toml、./kaizen.db).",
     ),
     actor: str | None = typer.Option(
-        None, "--as", help="Acting officer id (default: KAIZEN_USER, else the OS login)."
+        None, "--as", help="操作する担当者 ID (既定: KAIZEN_USER、なければ OS のログイン名)."
     ),
     config: Path | None = typer.Option(
-        None, "--config", help="Settings file (default: KAIZEN_CONFIG, else ./kaizen.toml)."
+        None, "--config", help="設定ファイル (既定: KAIZEN_CONFIG、なければ ./kaizen.toml)."
     ),
 ) -> None:
     ctx.obj = Ctx(config=config, db=db, actor=actor)
@@ -155,17 +166,56 @@ def _json_default(o: Any) -> Any:
 
 
 def parse_date(text: str, what: str = "日付") -> date:
-    """A `YYYY-MM-DD` a person gave, within the years the business calendar covers."""
+    """A date a person gave (`YYYY-MM-DD`, `YYYY/MM/DD`, full-width digits, 和暦 such as
+    `令和8年6月1日` or `R8.6.1`), within the years the business calendar covers."""
     from states.calendar import DateOutOfRange, check_input_date
+    from states.parse import ParseError
+    from states.parse import parse_date as read_date
 
     try:
-        return check_input_date(date.fromisoformat(text.strip()), what)
+        return check_input_date(read_date(text, what), what)
     except DateOutOfRange as e:
         raise InvalidInput(str(e)) from None
-    except ValueError:
-        raise InvalidInput(
-            f"{what}は YYYY-MM-DD で正しい日付を指定してください: '{visible(text)}'"
-        ) from None
+    except ParseError as e:
+        raise InvalidInput(visible(e.message)) from None
+
+
+def parse_count(text: str | None, what: str) -> int | None:
+    """A number option (`10,000,000`, `1,500,000円`); None stays None."""
+    if text is None:
+        return None
+    from states.parse import ParseError
+    from states.parse import parse_count as read_count
+
+    try:
+        return read_count(text, what)
+    except ParseError as e:
+        raise InvalidInput(visible(e.message)) from None
+
+
+def complete(kind: str) -> Callable[[str], list[tuple[str, str]]]:
+    """Shell completion for a vocabulary of `states.parse`: the ids, each with its label."""
+
+    def candidates(incomplete: str) -> list[tuple[str, str]]:
+        from states import parse
+
+        vocab = getattr(parse, kind)()
+        return [(i, label) for i, label in vocab.labels.items() if i.startswith(incomplete)]
+
+    return candidates
+
+
+def choose(kind: str, text: str) -> str:
+    """The id a person named by its id or Japanese label (`kind`: a `states.parse` vocabulary:
+    triggers, stages, categories, tracks, programs, industries). A near miss is refused with
+    "もしかして"; an unknown word is handed on for the use case's own refusal."""
+    from states import parse
+
+    vocab = getattr(parse, kind)()
+    try:
+        return str(vocab.resolve(text))
+    except parse.ParseError as e:
+        raise InvalidInput(visible(e.message)) from None
 
 
 def parse_datetime(text: str, what: str = "日時") -> datetime:

@@ -7,8 +7,8 @@ from datetime import date
 
 import typer
 
-from cli.app import app, console, emit_json, get_ctx, parse_date
-from cli.render import case_panel, case_rows_table, history_with_corrections, subsidy_table
+from cli.app import app, choose, complete, console, emit_json, get_ctx, parse_date
+from cli.render import case_panel, case_rows_table, history_with_corrections, plain, subsidy_table
 from workflow.errors import InvalidInput
 from workflow.inputs import cause_items
 from workflow.views import CaseView
@@ -16,8 +16,11 @@ from workflow.views import CaseView
 case_app = typer.Typer(help="案件: 登録・事実の記録・段階の進行・表示", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 
-JSON = typer.Option(False, "--json", help="Print one JSON document.")
-ON = typer.Option(None, "--on", help="Effective date YYYY-MM-DD (JST; default today).")
+JSON = typer.Option(False, "--json", help="JSON で1つの文書を出力.")
+ON = typer.Option(
+    None, "--on", help="日付 (YYYY-MM-DD・YYYY/MM/DD・令和8年6月1日・R8.6.1; 既定は今日)."
+)
+CASE = typer.Argument(..., help="案件番号 (例: 40-2026-0007).")
 
 
 def _show(ctx: typer.Context, view: CaseView, as_json: bool) -> None:
@@ -26,6 +29,36 @@ def _show(ctx: typer.Context, view: CaseView, as_json: bool) -> None:
         emit_json(view.to_json())
     else:
         console().print(case_panel(view, c.today()))
+
+
+SHOW = typer.Option(False, "--show", help="登録後の案件パネルを表示 (既定は1行).")
+
+
+def _done(ctx: typer.Context, view: CaseView, as_json: bool, show: bool, what: str) -> None:
+    """A fact command's answer: one line (what changed, and what the next step still needs);
+    the panel with --show, the case document with --json."""
+    if as_json or show:
+        _show(ctx, view, as_json)
+        return
+    console().print(plain(f"{view.id}: {what}。{next_step(view)}"))
+
+
+def next_step(view: CaseView) -> str:
+    """`次: 利用申請 (apply) に必要: …` or `次: 利用申請 (apply) ができます`."""
+    from states.programs import catalog
+
+    backward = {"reject", "revise", "withdraw", "discontinue"}
+    forward = [
+        t
+        for t in catalog().definition(view.program, view.track).transitions_from(view.stage)
+        if t.trigger not in backward
+    ]
+    if not forward:
+        return f"段階: {view.stage_label}"
+    t = forward[0]
+    needs = view.missing.get(t.trigger, [])
+    head = f"次: {t.label} ({t.trigger})"
+    return f"{head} に必要: {'、'.join(needs)}" if needs else f"{head} ができます"
 
 
 def _on(value: str | None) -> date | None:
@@ -44,24 +77,30 @@ def _yen(text: str) -> int:
 @case_app.command("open")
 def case_open(
     ctx: typer.Context,
-    company: str = typer.Option(..., "--company", help="法人番号 (or P… key)."),
-    program: str = typer.Option(..., "--program", help="405 or early."),
-    track: str = typer.Option("normal", "--track", help="normal, gl (405) or guarantee (early)."),
-    council: str = typer.Option(..., "--council", help="Council code (e.g. 40)."),
-    advisor: str = typer.Option("", "--advisor", help="認定経営革新等支援機関 (representative)."),
+    company: str = typer.Option(..., "--company", help="法人番号 (個人事業主は P… の番号)."),
+    program: str = typer.Option(
+        ..., "--program", help="事業: 405 (405事業) / early (早期経営改善)."
+    ),
+    track: str = typer.Option(
+        "normal",
+        "--track",
+        help="枠: normal (通常枠)、gl (中小版GL枠)、guarantee (経営者保証解除枠).",
+    ),
+    council: str = typer.Option(..., "--council", help="協議会コード (例: 40)."),
+    advisor: str = typer.Option("", "--advisor", help="認定経営革新等支援機関 (代表)."),
     affected: str = typer.Option(
-        "", "--affected", help="R4/R5 re-use causes: covid,ukraine,oil,other:原因 (in words)."
+        "", "--affected", help="R4/R5 再利用の原因: covid,ukraine,oil,other:原因."
     ),
     interim: bool = typer.Option(
-        False, "--interim-monitoring", help="early: 期中 monitoring chosen."
+        False, "--interim-monitoring", help="早期経営改善: 期中モニタリングを選ぶ."
     ),
     guarantee_release: bool = typer.Option(
-        False, "--guarantee-release", help="405 normal: aims at 経営者保証解除."
+        False, "--guarantee-release", help="405 通常枠: 経営者保証解除を目指す."
     ),
     on: str | None = ON,
     as_json: bool = JSON,
 ) -> None:
-    """Open a case at 相談 (consultation).
+    """案件を 相談 (consultation) の段階で登録する.
 
     Example: kaizen case open --company 7000012050002 --program 405 --track normal --council 40 --advisor 博多会計事務所
     """
@@ -70,8 +109,8 @@ def case_open(
     view = c.kaizen().open_case(
         c.user,
         company=company,
-        program=program,
-        track=track,
+        program=choose("programs", program),
+        track=choose("tracks", track),
         council=council,
         advisor=advisor,
         affected=causes,
@@ -83,10 +122,8 @@ def case_open(
 
 
 @case_app.command("show")
-def case_show(
-    ctx: typer.Context, case: str = typer.Argument(..., help="Case id."), as_json: bool = JSON
-) -> None:
-    """Stage, what is missing for the next step, milestones and recent events.
+def case_show(ctx: typer.Context, case: str = CASE, as_json: bool = JSON) -> None:
+    """段階・次の段階に足りない条件・期限・最近の記録を表示する.
 
     Example: kaizen case show 40-2026-0007 --json
     """
@@ -95,10 +132,8 @@ def case_show(
 
 
 @case_app.command("history")
-def case_history(
-    ctx: typer.Context, case: str = typer.Argument(..., help="Case id."), as_json: bool = JSON
-) -> None:
-    """Every event of the case, oldest first; corrections with what they changed.
+def case_history(ctx: typer.Context, case: str = CASE, as_json: bool = JSON) -> None:
+    """案件のすべての記録 (古い順); 訂正は何をどう変えたか・誰が・いつ・なぜ.
 
     Example: kaizen case history 40-2026-0007
     """
@@ -113,46 +148,78 @@ def case_history(
 @case_app.command("list")
 def case_list(
     ctx: typer.Context,
-    council: str | None = typer.Option(None, "--council", help="Council code (default: your own)."),
-    stage: str | None = typer.Option(None, "--stage", help="Stage id (e.g. planning)."),
-    officer: str | None = typer.Option(None, "--officer", help="Officer id."),
-    overdue: bool = typer.Option(False, "--overdue", help="Only cases with overdue milestones."),
+    council: str | None = typer.Option(
+        None, "--council", help="協議会コード (既定: 自分の協議会)."
+    ),
+    stage: str | None = typer.Option(
+        None,
+        "--stage",
+        autocompletion=complete("stages"),
+        help="段階: 計画策定 (planning)、金融機関協議 (bank_negotiation)…",
+    ),
+    officer: str | None = typer.Option(None, "--officer", help="担当者 ID."),
+    overdue: bool = typer.Option(False, "--overdue", help="期限を過ぎた案件だけ."),
+    search: str | None = typer.Option(
+        None, "--search", "-s", help="会社名・法人番号・案件番号・認定支援機関の一部で探す."
+    ),
+    every: bool = typer.Option(False, "--all", help="完了・取下げなど終わった案件も出す."),
+    limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="1ページの件数."),
+    page: int = typer.Option(1, "--page", min=1, help="ページ (1から)."),
     as_json: bool = JSON,
 ) -> None:
-    """List cases you may see.
+    """進行中の案件を次の期限の近い順に一覧する (--all で終わった案件も).
 
-    Example: kaizen case list --stage bank_negotiation --overdue
+    Example: kaizen case list --search 博多 --stage 金融機関協議
     """
     c = get_ctx(ctx)
-    rows = c.kaizen().list_cases(
-        c.user, council=council, stage=stage, officer=officer, overdue=overdue
+    rows = c.kaizen().find_cases(
+        c.user,
+        council=council,
+        stage=choose("stages", stage) if stage is not None else None,
+        officer=officer,
+        overdue=overdue,
+        open_only=not every,
+        search=search,
+        limit=limit + 1,  # one more tells whether there is a next page
+        offset=(page - 1) * limit,
     )
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
-        emit_json({"cases": [asdict(r) for r in rows]})
+        emit_json({"cases": [asdict(r) for r in rows], "page": page, "more": more})
         return
+    first = (page - 1) * limit + 1
+    shown = f"{first}–{first + len(rows) - 1}件目" if rows else "該当なし"
+    title = f"{'案件' if every else '進行中の案件'} ({shown})"
     out = console()
-    out.print(case_rows_table(rows, f"案件 ({len(rows)}件)"))
+    out.print(case_rows_table(rows, title))
+    if more:
+        out.print(plain(f"続き: --page {page + 1}"))
 
 
 @case_app.command("advance")
 def case_advance(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
+    case: str = CASE,
     trigger: str = typer.Argument(
         ...,
-        help="apply, accept, reject, start_planning, submit_plan, revise, agree, decide_payment, claim_monitoring, pay_monitoring, complete, withdraw, discontinue.",
+        autocompletion=complete("triggers"),
+        help="利用申請 (apply)、受付・利用決定 (accept)、不受理 (reject)、計画策定開始 "
+        "(start_planning)、計画提出 (submit_plan)、計画修正 (revise)、金融機関合意 (agree)、"
+        "支払決定 (decide_payment)、伴走支援費用支払申請 (claim_monitoring)、伴走支払 "
+        "(pay_monitoring)、完了 (complete)、取下げ (withdraw)、中止 (discontinue).",
     ),
     on: str | None = ON,
     reason: str | None = typer.Option(
-        None, "--reason", help="Required for reject, revise, withdraw, discontinue and R6 re-use."
+        None, "--reason", help="理由 (不受理・計画修正・取下げ・中止と R6 の再利用で必須)."
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Move a case to its next stage; refused with every unmet condition listed.
+    """案件を次の段階へ進める (条件を満たさなければ足りない条件をすべて表示).
 
     Example: kaizen case advance 40-2026-0007 agree --on 2026-11-20
     """
     c = get_ctx(ctx)
+    trigger = choose("triggers", trigger)
     view = c.kaizen().advance(c.user, case, trigger, on=_on(on), reason=reason)
     _show(ctx, view, as_json)
 
@@ -164,134 +231,155 @@ AMOUNT_ARGS = {"ignore_unknown_options": True}
 @case_app.command("estimate", context_settings=AMOUNT_ARGS)
 def case_estimate(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    category: str = typer.Argument(..., help="Cost category (e.g. dd_plan, monitoring, plan)."),
-    amount: str = typer.Argument(..., help="Yen, e.g. 2400000 or 2,400,000."),
+    case: str = CASE,
+    category: str = typer.Argument(
+        ...,
+        autocompletion=complete("categories"),
+        help="費用区分: DD・計画策定支援費用 (dd_plan)、伴走支援費用 (monitoring)…",
+    ),
+    amount: str = typer.Argument(..., help="円 (例: 2400000、2,400,000、2,400,000円)."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record the estimate filed with the application for one cost category.
+    """費用区分ごとの見積額 (利用申請時) を登録する.
 
     Example: kaizen case estimate 40-2026-0007 dd_plan 2400000
     """
     c = get_ctx(ctx)
+    category = choose("categories", category)
     view = c.kaizen().record_estimate(c.user, case, category, _yen(amount), on=_on(on))
-    _show(ctx, view, as_json)
+    _done(ctx, view, as_json, show, f"見積額 {category} {_yen(amount):,}円を登録しました")
 
 
 @case_app.command("fee", context_settings=AMOUNT_ARGS)
 def case_fee(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    category: str = typer.Argument(..., help="Cost category."),
-    amount: str = typer.Argument(
-        ..., help="Yen actually paid to the advisor (cumulative for monitoring)."
+    case: str = CASE,
+    category: str = typer.Argument(
+        ..., autocompletion=complete("categories"), help="費用区分 (ID または日本語名)."
     ),
+    amount: str = typer.Argument(..., help="支援機関に支払った額 (円; 伴走支援は累計)."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record the fee paid for one category (never dated before acceptance).
+    """費用区分ごとの支払額 (実績) を登録する (受付より前の日付は不可).
 
     Example: kaizen case fee 40-2026-0007 dd_plan 2400000 --on 2026-10-01
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_fee(c.user, case, category, _yen(amount), on=_on(on)), as_json)
+    category = choose("categories", category)
+    view = c.kaizen().record_fee(c.user, case, category, _yen(amount), on=_on(on))
+    _done(ctx, view, as_json, show, f"支払額 {category} {_yen(amount):,}円を登録しました")
 
 
 @case_app.command("lender")
 def case_lender(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    name: str = typer.Argument(..., help="Lender name."),
+    case: str = CASE,
+    name: str = typer.Argument(..., help="金融機関名."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Add a lender (取引金融機関) to the case.
+    """取引金融機関を登録する.
 
     Example: kaizen case lender 40-2026-0007 福岡銀行
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().add_lender(c.user, case, name, on=_on(on)), as_json)
+    view = c.kaizen().add_lender(c.user, case, name, on=_on(on))
+    _done(ctx, view, as_json, show, f"金融機関 {name.strip()} を登録しました")
 
 
 @case_app.command("consent")
 def case_consent(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    lender: str = typer.Argument(..., help="Lender name as registered."),
+    case: str = CASE,
+    lender: str = typer.Argument(..., help="登録した金融機関名."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record a lender's 同意書 (405) or 受領書 (early).
+    """金融機関の同意書 (405) または受領書 (早期) を登録する.
 
     Example: kaizen case consent 40-2026-0007 福岡銀行 --on 2026-11-10
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_consent(c.user, case, lender, on=_on(on)), as_json)
+    view = c.kaizen().record_consent(c.user, case, lender, on=_on(on))
+    _done(ctx, view, as_json, show, f"{lender.strip()} の同意・受領を登録しました")
 
 
 @case_app.command("certificate")
 def case_certificate(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    issued: str = typer.Option(..., "--issued", help="Issue date of the 履歴事項全部証明書."),
+    case: str = CASE,
+    issued: str = typer.Option(..., "--issued", help="履歴事項全部証明書の発行日."),
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record the 履歴事項全部証明書's issue date (at most 3 months old at apply).
+    """履歴事項全部証明書の発行日を登録する (利用申請時に3か月以内).
 
     Example: kaizen case certificate 40-2026-0007 --issued 2026-06-01
     """
     c = get_ctx(ctx)
-    issued_on = parse_date(issued, "--issued")
-    _show(ctx, c.kaizen().record_certificate(c.user, case, issued_on, on=_on(on)), as_json)
+    day = parse_date(issued, "--issued")
+    view = c.kaizen().record_certificate(c.user, case, day, on=_on(on))
+    _done(ctx, view, as_json, show, f"証明書の発行日 {day.isoformat()} を登録しました")
 
 
 @case_app.command("plan")
 def case_plan(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
+    case: str = CASE,
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record that the plan (計画) is drafted, so it can be submitted to the lenders.
+    """計画ができたことを登録する (金融機関へ提出できるように).
 
     Example: kaizen case plan 40-2026-0007 --on 2026-09-15
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_plan(c.user, case, on=_on(on)), as_json)
+    view = c.kaizen().record_plan(c.user, case, on=_on(on))
+    _done(ctx, view, as_json, show, "計画を登録しました")
 
 
 @case_app.command("report")
 def case_report(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
+    case: str = CASE,
     on: str | None = ON,
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Record the monitoring report for the current period.
+    """当期のモニタリング報告を登録する.
 
     Example: kaizen case report 40-2026-0007 --on 2027-01-20
     """
     c = get_ctx(ctx)
-    _show(ctx, c.kaizen().record_report(c.user, case, on=_on(on)), as_json)
+    view = c.kaizen().record_report(c.user, case, on=_on(on))
+    _done(ctx, view, as_json, show, "モニタリング報告を登録しました")
 
 
 @case_app.command("extend")
 def case_extend(
     ctx: typer.Context,
-    case: str = typer.Argument(..., help="Case id."),
-    until: str = typer.Option(..., "--until", help="New lapse date of the 405 application."),
-    reason: str = typer.Option(..., "--reason", help="Why the council extends it."),
+    case: str = CASE,
+    until: str = typer.Option(..., "--until", help="405 利用申請の新しい有効期限."),
+    reason: str = typer.Option(..., "--reason", help="延長の理由."),
     as_json: bool = JSON,
+    show: bool = SHOW,
 ) -> None:
-    """Extend a 405 application's 2-year validity (supervisors only).
+    """405 利用申請の有効期限 (2年) を延長する (統括責任者のみ).
 
     Example: kaizen case extend 40-2026-0007 --until 2028-12-28 --reason 金融機関調整の長期化
     """
     c = get_ctx(ctx)
-    view = c.kaizen().extend_validity(c.user, case, parse_date(until, "--until"), reason)
-    _show(ctx, view, as_json)
+    day = parse_date(until, "--until")
+    view = c.kaizen().extend_validity(c.user, case, day, reason)
+    _done(ctx, view, as_json, show, f"期限を {day.isoformat()} に延長しました")
 
 
 REASON = typer.Option(None, "--reason", help="Why (required for every correction).")
@@ -365,10 +453,8 @@ def case_revert(
 
 
 @app.command("subsidy")
-def subsidy(
-    ctx: typer.Context, case: str = typer.Argument(..., help="Case id."), as_json: bool = JSON
-) -> None:
-    """The 2/3 subsidy per category against its cap, what is paid and what is withheld.
+def subsidy(ctx: typer.Context, case: str = CASE, as_json: bool = JSON) -> None:
+    """費用区分ごとの補助額 (2/3・上限)、支払済と留保.
 
     Example: kaizen subsidy 40-2026-0007 --json
     """

@@ -15,9 +15,9 @@ from workflow.errors import KaizenError
 @app.command("doctor")
 def doctor(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """Check every invariant of the database; exit 1 with the list when any fails.
+    """データベースの不変条件をすべて確認する (違反があれば一覧を表示して終了コード 1).
 
     An admin checks every council's cases; other officers their own council's. Events
     recorded after the real clock, or out of order, are problems too (a forged clock).
@@ -57,9 +57,9 @@ def doctor(
 
 @app.command("backup")
 def backup(
-    ctx: typer.Context, file: Path = typer.Argument(..., help="Where to write the copy.")
+    ctx: typer.Context, file: Path = typer.Argument(..., help="コピーの書き出し先.")
 ) -> None:
-    """Copy an SQLite database safely while it is in use (SQLite online backup API).
+    """使用中の SQLite データベースを安全にコピーする (SQLite オンラインバックアップ).
 
     Admins only: the copy holds every council's cases. For PostgreSQL use pg_dump and
     pg_restore (docs/reliability.md).

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli.app import app, console, emit_json, get_ctx, parse_date
+from cli.app import app, choose, console, emit_json, get_ctx, parse_date
 from cli.render import plain, row
 from workflow.errors import InvalidInput
 
@@ -24,21 +24,24 @@ def plan(
     start: str | None = typer.Option(
         None,
         "--from",
-        help="First consultation (YYYY-MM-DD). Default: the month after the next year end.",
+        help="初回相談日 (YYYY-MM-DD・令和8年6月1日…)。既定: 次の決算月の翌月。",
     ),
-    program: str = typer.Option("405", "--program", help="405 or early."),
+    program: str = typer.Option(
+        "405", "--program", help="事業: 405 (405事業) / early (早期経営改善)."
+    ),
     interim: bool = typer.Option(
-        False, "--interim-monitoring", help="early: include the 期中 report."
+        False, "--interim-monitoring", help="早期経営改善: 期中モニタリングを含める."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """Preview a case's timeline from its 決算月, no case needed.
+    """決算月から案件のスケジュール案を表示する (案件は不要).
 
     Example: kaizen plan --fiscal-year-end 5 --from 2026-06-01 --program 405
     """
     from workflow import reference as ref
 
     c = get_ctx(ctx)
+    program = choose("programs", program)
     start_d = parse_date(start, "--from") if start is not None else None
     version, ms = ref.preview_plan(
         c.settings,
@@ -92,10 +95,10 @@ def _show_value(v: Any) -> str:
 @rules_app.command("show")
 def rules_show(
     ctx: typer.Context,
-    version: str | None = typer.Argument(None, help="R4, R5, R6, R7 (default: every version)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    version: str | None = typer.Argument(None, help="規程の版: R4、R5、R6、R7 (既定: すべて)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """Every rule value with its source and whether it is verified.
+    """規程の値すべてと出典、確認済みかどうか.
 
     Example: kaizen rules show R6
     """
@@ -154,10 +157,14 @@ def rules_show(
 
 @app.command("diagram")
 def diagram(
-    program: str = typer.Option(..., "--program", help="405 or early."),
-    track: str = typer.Option("normal", "--track", help="normal, gl (405), guarantee (early)."),
+    program: str = typer.Option(..., "--program", help="事業: 405 / early (早期経営改善)."),
+    track: str = typer.Option(
+        "normal",
+        "--track",
+        help="枠: normal (通常枠)、gl (中小版GL枠)、guarantee (経営者保証解除枠).",
+    ),
 ) -> None:
-    """Print the Mermaid state diagram of a program and track (the engine's own graph).
+    """事業・枠の状態遷移図 (Mermaid) を出力する.
 
     Example: kaizen diagram --program 405 --track gl > 405-gl.mmd
     """
@@ -165,4 +172,5 @@ def diagram(
 
     if not program:
         raise InvalidInput("--program を指定してください")
+    program, track = choose("programs", program), choose("tracks", track)
     typer.echo(ref.diagram(program, track), nl=False)

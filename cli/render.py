@@ -41,6 +41,9 @@ TRIGGER_LABELS = {
 }
 
 
+EVENT_KINDS = {"transition": "段階", "fact": "記録", "import": "取込"}
+
+
 def plain(value: object, style: str = "") -> Text:
     """Data for a terminal: never read as markup, control characters shown as escapes.
 
@@ -173,7 +176,8 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
 def history_table(view: CaseView) -> Table:
     t = Table(title=plain(f"案件 {view.id} の記録"))
     for col in ("#", "日付", "種類", "内容", "段階", "担当", "理由・詳細"):
-        t.add_column(col, no_wrap=col in ("#", "日付"))
+        # At 80 columns cells wrap (fold) instead of ending in "…"; a date is never cut.
+        t.add_column(col, no_wrap=col in ("#", "日付"), overflow="fold")
     for e in view.events:
         detail = e.reason or (", ".join(f"{k}={v}" for k, v in (e.detail or {}).items()))
         move = f"{e.from_stage or '—'} → {e.to_stage}" if e.kind != "fact" else e.to_stage
@@ -181,7 +185,7 @@ def history_table(view: CaseView) -> Table:
             *row(
                 str(e.seq),
                 e.on.isoformat(),
-                e.kind,
+                EVENT_KINDS.get(e.kind, e.kind),
                 TRIGGER_LABELS.get(e.trigger, e.trigger),
                 move,
                 e.actor,
@@ -194,7 +198,8 @@ def history_table(view: CaseView) -> Table:
 def case_rows_table(rows: list[CaseRow], title: str) -> Table:
     t = Table(title=plain(title))
     for col in ("案件", "事業", "段階", "会社", "担当", "次の期限", "超過"):
-        t.add_column(col, no_wrap=col in ("案件", "次の期限"))
+        # An id or a date is never cut; names wrap (fold) rather than end in "…".
+        t.add_column(col, no_wrap=col in ("案件", "次の期限", "超過"), overflow="fold")
     for r in rows:
         t.add_row(
             *row(

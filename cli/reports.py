@@ -33,15 +33,15 @@ app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 
-COUNCIL = typer.Option(None, "--council", help="Council code (default: yours; admins: all).")
+COUNCIL = typer.Option(None, "--council", help="協議会コード (既定: 自分の協議会; 管理者は全部).")
 FISCAL_YEAR = typer.Option(
-    None, "--fiscal-year", help="年度 of the first consultation (e.g. 2025 = 2025-04〜2026-03)."
+    None, "--fiscal-year", help="初回相談の年度 (例: 2025 = 2025-04〜2026-03)."
 )
-JSON = typer.Option(False, "--json", help="Print one JSON document.")
-CSV = typer.Option(None, "--csv", help="Write the report as CSV (UTF-8 with BOM, for Excel).")
-XLSX = typer.Option(None, "--xlsx", help="Write the report as an Excel workbook.")
-HTML = typer.Option(None, "--html", help="Write the report as one self-contained HTML page.")
-LIMIT = typer.Option(40, "--limit", min=1, help="Rows shown on the terminal (files: all).")
+JSON = typer.Option(False, "--json", help="JSON で1つの文書を出力.")
+CSV = typer.Option(None, "--csv", help="CSV に書き出す (Excel 用 UTF-8 BOM 付き).")
+XLSX = typer.Option(None, "--xlsx", help="Excel ブック (XLSX) に書き出す.")
+HTML = typer.Option(None, "--html", help="1つの HTML ページに書き出す.")
+LIMIT = typer.Option(40, "--limit", min=1, help="画面に出す行数 (ファイルは全行).")
 
 ProgressFn = Callable[[int, int], None]
 
@@ -346,23 +346,23 @@ def _report(
 
 
 REPORT_HELP = {
-    "board": """Cases by council × stage, with how many of them have an overdue milestone.
+    "board": """協議会 × 段階ごとの案件数と、そのうち期限超過の数.
 
     Example: kaizen report board --fiscal-year 2026 --xlsx board.xlsx
     """,
-    "overdue": """Every overdue milestone, oldest first, with its officer and business days late.
+    "overdue": """期限を過ぎた期限すべて (古い順)、担当者と遅れの営業日数.
 
     Example: kaizen report overdue --council 40 --csv overdue.csv
     """,
-    "workload": """Open cases and overdue items per officer.
+    "workload": """担当者ごとの進行中の案件と期限超過.
 
     Example: kaizen report workload --council 43
     """,
-    "funnel": """Per 年度: cases that reached each stage, median and 90th-percentile business days in it.
+    "funnel": """年度ごと: 各段階に達した案件数と、段階ごとの営業日数 (中央値・90パーセンタイル).
 
     Example: kaizen report funnel --fiscal-year 2025 --html funnel.html
     """,
-    "budget": """The council's 2/3 share per 年度, program and track: decided, paid and forecast.
+    "budget": """年度・事業・枠ごとの協議会負担 (2/3): 決定済・支払済・見込み.
 
     Example: kaizen report budget --council 40 --xlsx budget.xlsx
     """,
@@ -429,13 +429,13 @@ def progress_bar(out: Console, label: str) -> Iterator[ProgressFn | None]:
 @import_app.command("cases")
 def import_cases_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV or XLSX in the columns of docs/import.md."),
+    file: Path = typer.Argument(..., help="docs/import.md の列の CSV または XLSX."),
     skip_bad: bool = typer.Option(
-        False, "--skip-bad", help="Write the good rows and report the bad ones."
+        False, "--skip-bad", help="正しい行だけ取り込み、問題のある行を報告する."
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Import cases (with companies and prior uses) from a council's spreadsheet.
+    """協議会の表計算ファイルから案件 (会社・過去の利用も) を取り込む.
 
     Every row is checked first; nothing is written unless all rows are good (or --skip-bad).
     Example: kaizen import cases docs/examples/cases.csv --skip-bad
@@ -481,11 +481,11 @@ def _problems(problems: list[Any], *, skipped: bool = False) -> RenderableType:
 @export_app.command("cases")
 def export_cases_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="cases.csv or cases.xlsx."),
+    file: Path = typer.Argument(..., help="cases.csv または cases.xlsx."),
     council: str | None = COUNCIL,
     fiscal_year: int | None = FISCAL_YEAR,
 ) -> None:
-    """Write the cases you may see in the import's columns (imports back as they are).
+    """見られる案件を取込と同じ列で書き出す (そのまま取り込み直せる).
 
     Example: kaizen export cases cases.xlsx --council 40
     """
@@ -507,13 +507,11 @@ def export_cases_cmd(
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    force: bool = typer.Option(
-        False, "--force", help="Delete the cases and companies already there first."
-    ),
-    seed: int = typer.Option(2026, "--seed", help="Same seed, same day: same database."),
-    cases: int = typer.Option(240, "--cases", help="How many cases (10–2000)."),
+    force: bool = typer.Option(False, "--force", help="先に既存の案件と会社を削除する."),
+    seed: int = typer.Option(2026, "--seed", help="同じ seed・同じ日なら同じデータベース."),
+    cases: int = typer.Option(240, "--cases", help="案件数 (10–2000)."),
 ) -> None:
-    """Fill the database with a realistic sample (7 Kyushu councils) and show its board.
+    """サンプルのデータベース (九州の7協議会) を作り、案件ボードを表示する.
 
     Creates the database when it is new; the acting user becomes its admin (as init does).
     Example: KAIZEN_DB=demo.db kaizen demo --seed 7

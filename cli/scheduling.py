@@ -30,14 +30,14 @@ def remind(
     at: str | None = typer.Option(
         None,
         "--at",
-        help="Sweep as of this time (ISO 8601; naive = JST), for back-filling. Default: now.",
+        help="この時刻として実行 (ISO 8601; タイムゾーンなしは JST). 既定: 今.",
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="List what would be sent; write and send nothing."
+        False, "--dry-run", help="送る予定の一覧だけ表示 (書き込み・送信なし)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="JSON で1つの文書を出力."),
 ) -> None:
-    """One reminder sweep now: create the reminders that are due and deliver them.
+    """リマインダーを今1回処理する: 期限の来たリマインダーを作って送る.
 
     Kinds: upcoming (7 and 1 business days before a due date), overdue (to the case's officer),
     escalation (overdue 5 business days or more: to the council's supervisors). Each reminder
@@ -93,12 +93,12 @@ def remind(
 @scheduler_app.command("run")
 def scheduler_run(
     ctx: typer.Context,
-    once: bool = typer.Option(
-        False, "--once", help="Sweep once (catching up what came due) and exit."
+    once: bool = typer.Option(False, "--once", help="1回だけ処理して (取りこぼしも含めて) 終了."),
+    log_level: str = typer.Option(
+        "INFO", "--log-level", help="ログの詳しさ: DEBUG、INFO、WARNING、ERROR."
     ),
-    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
 ) -> None:
-    """Run the scheduler in the foreground: reminder sweeps and the morning digest.
+    """スケジューラを実行する: リマインダーの定期処理と朝の期限一覧.
 
     It sweeps at once on start (catching up what came due while it was down), then every
     sweep_minutes; at digest_time on business days each officer gets one e-mail listing their

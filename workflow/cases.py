@@ -6,13 +6,14 @@ import json
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from states.programs import INITIAL_STAGE, catalog
 from states.rules import RuleVersion
 from states.timeline import monitoring_period_count
-from storage.models import Case, Company, Council, Event, Milestone
+from storage.models import Council, Event, Milestone
+from storage.queries import cases as case_queries
 from workflow import access, store
 from workflow.companies import company_key
 from workflow.decide import (
@@ -314,7 +315,12 @@ def list_cases(
     officer: str | None = None,
     overdue: bool = False,
     limit: int | None = None,
+    open_only: bool = False,
+    search: str | None = None,
+    by_due: bool = False,
+    offset: int = 0,
 ) -> list[CaseRow]:
+    """The cases the actor may see that match; the SQL is `storage.queries.cases`."""
     if stage is not None and stage not in catalog().stages:
         raise InvalidInput(f"不明な段階 '{stage}': {', '.join(catalog().stages)}")
     with read(b) as s:
@@ -325,71 +331,32 @@ def list_cases(
             access.require_council(who, council)
         elif who.role != "admin":
             council = who.council
-        today = b.today()
-        od = (
-            select(
-                Milestone.case_id,
-                func.count().label("n"),
-                func.min(Milestone.due).label("next"),
-            )
-            .where(Milestone.done_on.is_(None))
-            .group_by(Milestone.case_id)
-            .subquery()
-        )
-        late = (
-            select(Milestone.case_id, func.count().label("n"))
-            .where(Milestone.done_on.is_(None), Milestone.due < today)
-            .group_by(Milestone.case_id)
-            .subquery()
-        )
-        q = (
-            select(
-                Case.id,
-                Case.program,
-                Case.track,
-                Case.stage,
-                Case.council_code,
-                Case.company_key,
-                Company.name,
-                Case.officer_id,
-                od.c.next,
-                func.coalesce(late.c.n, 0),
-                and_(
-                    Case.program == "405",
-                    Case.valid_until < today,
-                    Case.stage.in_(LAPSING_STAGES),
-                ),
-            )
-            .join(Company, Company.key == Case.company_key)
-            .outerjoin(od, od.c.case_id == Case.id)
-            .outerjoin(late, late.c.case_id == Case.id)
-            .order_by(Case.id)
-        )
-        if council is not None:
-            q = q.where(Case.council_code == council)
-        if stage is not None:
-            q = q.where(Case.stage == stage)
-        if officer is not None:
-            q = q.where(Case.officer_id == officer)
-        if overdue:
-            q = q.where(late.c.n > 0)
-        if limit is not None:
-            q = q.limit(limit)
         cat = catalog()
+        wanted = case_queries.CaseFilter(
+            council, stage, officer, overdue, open_only, search, by_due, limit, offset
+        )
+        found = case_queries.case_rows(
+            s,
+            wanted,
+            today=b.today(),
+            final_stages=tuple(k for k, st in cat.stages.items() if st.final),
+            lapsing_stages=LAPSING_STAGES,
+        )
         return [
             CaseRow(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                LAPSED_LABEL if r[10] else cat.stage_label(r[3]),
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                int(r[9]),
-                bool(r[10]),
+                r.id,
+                r.program,
+                r.track,
+                r.stage,
+                LAPSED_LABEL if r.lapsed else cat.stage_label(r.stage),
+                r.council,
+                r.company,
+                r.company_name,
+                r.officer,
+                r.next_due,
+                r.overdue,
+                r.lapsed,
+                r.advisor,
             )
-            for r in s.execute(q)
+            for r in found
         ]

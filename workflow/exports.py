@@ -128,8 +128,10 @@ def display_value(v: Any, kind: str = "text") -> str:
     return text_value(v, kind)
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a temporary file beside `path`, then rename: a failure leaves nothing behind."""
+def atomic(path: Path, write: Callable[[Path], None], mode: int = 0o644) -> None:
+    """Write to a temporary file beside `path`, then rename: a failure leaves nothing behind.
+    The file is readable by the group and others (0644, as `cp` would make it), not mkstemp's
+    0600: exports are handed on."""
     if path.is_dir():
         raise InvalidInput(f"{path} はフォルダです: ファイル名を指定してください")
     if not path.parent.exists():
@@ -138,6 +140,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -176,7 +179,7 @@ def _csv_cell(v: Any, kind: str) -> str:
 
 def write_csv(sheet: Sheet, path: Path, progress: Progress | None = None) -> None:
     data = csv_text(sheet, progress).encode("utf-8-sig")
-    _atomic(path, lambda p: _put(p, data))
+    atomic(path, lambda p: _put(p, data))
 
 
 def _width(values: Iterable[str], floor: int = 6, ceiling: int = 60) -> float:
@@ -229,7 +232,7 @@ def write_xlsx(sheet: Sheet, path: Path, progress: Progress | None = None) -> No
     ws.freeze_panes = "A2"
     if sheet.rows:
         ws.auto_filter.ref = ws.dimensions
-    _atomic(path, lambda p: wb.save(p))
+    atomic(path, lambda p: wb.save(p))
 
 
 CSS = """
@@ -294,7 +297,7 @@ def html_page(sheet: Sheet, progress: Progress | None = None) -> str:
 
 def write_html(sheet: Sheet, path: Path, progress: Progress | None = None) -> None:
     data = html_page(sheet, progress).encode("utf-8")
-    _atomic(path, lambda p: _put(p, data))
+    atomic(path, lambda p: _put(p, data))
 
 
 def write(sheet: Sheet, path: Path, progress: Progress | None = None) -> str:

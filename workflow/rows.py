@@ -11,9 +11,10 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from states import parse
 from states.eligibility import INDUSTRIES, INDUSTRY_LABELS, canonical_legal_form
 from states.ids import InvalidCorporateNumber, validate_corporate_number
-from states.money import MoneyError, check_yen, parse_yen
+from states.money import MoneyError, check_yen
 from states.programs import UnknownProgramError, catalog
 from workflow import store
 from workflow.errors import KaizenError
@@ -55,6 +56,7 @@ def _norm(v: Any) -> str:
 
 
 def _date(v: Any, column: str) -> date | None:
+    """A date cell in any form the CLI accepts (`states.parse.parse_date`), or Excel's own."""
     if isinstance(v, datetime):
         return v.date()
     if isinstance(v, date):
@@ -62,13 +64,11 @@ def _date(v: Any, column: str) -> date | None:
     s = _norm(v)
     if not s:
         return None
-    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?", s)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            pass
-    raise RowError(column, f"日付は YYYY-MM-DD で入力してください: '{s}'")
+    s = re.sub(r"[ T]00:00(?::00)?$", "", s)  # a date a spreadsheet wrote as a midnight
+    try:
+        return parse.parse_date(s, "日付")
+    except parse.ParseError as e:
+        raise RowError(column, e.message) from None
 
 
 MAX_COUNT = 2**31 - 1  # an INTEGER column (employees, months) on either backend
@@ -88,8 +88,8 @@ def _int(v: Any, column: str, *, yen: bool = False) -> int | None:
         if not s:
             return None
         try:
-            n = parse_yen(s, column)
-        except MoneyError:
+            n = parse.parse_count(s, column)
+        except parse.ParseError:
             kind = "円単位の整数" if yen else "整数"
             raise RowError(column, f"{kind}を入力してください: '{s}'") from None
     try:
@@ -152,14 +152,26 @@ def _bool(v: Any, column: str) -> bool:
 
 
 def _choice(v: Any, column: str, ids: Sequence[str], labels: dict[str, str]) -> str:
+    """An id, its label, or another spelling `states.parse` knows; a typo gets もしかして."""
     s = _norm(v)
-    if s in ids:
-        return s
-    for key, label in labels.items():
-        if s == label and key in ids:
-            return key
+    aliases = {a: i for a, i in _ALIASES.items() if i in ids}
+    vocab = parse.Vocabulary(column, {i: labels.get(i, i) for i in ids}, aliases)
+    hit = vocab.match(s)
+    if hit is not None:
+        return hit
+    guess = vocab.near(s)
+    if guess is not None:
+        raise RowError(column, f"'{s}' は使えません: もしかして: {vocab.shown(guess)}?")
     shown = "、".join(f"{i} ({labels[i]})" if i in labels else i for i in ids)
     raise RowError(column, f"'{s}' は使えません: {shown}")
+
+
+# The spellings beyond id and label that the CLI accepts too (製造業, 早期…).
+_ALIASES = {
+    **parse.programs().aliases,
+    **parse.industries().aliases,
+    **parse.categories().aliases,
+}
 
 
 @dataclass

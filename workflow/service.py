@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from states.calendar import BusinessCalendar
 from storage.db import Database
-from workflow import cases, companies, moves, people
+from workflow import cases, companies, company_views, moves, people
 from workflow.clock import Clock
+from workflow.company_views import CompanyRow, CompanyView
 from workflow.config import Settings
 from workflow.corrections import CaseEdit
 from workflow.decide import check_date
@@ -36,6 +38,7 @@ from workflow.inputs import yen as money
 from workflow.moves import Hook, Moved
 from workflow.reference import calendar_for
 from workflow.reuse import Use
+from workflow.today import TodayView, today_view
 from workflow.tx import Boundaries
 from workflow.views import Actor, CaseRow, CaseView, SubsidyView
 
@@ -352,6 +355,49 @@ class Kaizen(Boundaries):
         self, actor_id: str, *, council: str | None = None
     ) -> list[people.OfficerRow]:
         return people.list_officers(self, actor_id, council=council)
+
+    # ------------------------------------------------------------ the officer's day (issue 14)
+
+    def find_cases(
+        self,
+        actor_id: str,
+        *,
+        council: str | None = None,
+        stage: str | None = None,
+        officer: str | None = None,
+        overdue: bool = False,
+        open_only: bool = True,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CaseRow]:
+        """`case list`: open cases by default, next due first, searched and paged."""
+        return cases.list_cases(
+            self, actor_id, council=council, stage=stage, officer=officer, overdue=overdue,
+            open_only=open_only, search=search, by_due=True, limit=limit, offset=offset,
+        )  # fmt: skip
+
+    def morning(self, actor_id: str) -> TodayView:
+        """`kaizen today`: the acting officer's morning (a supervisor's: the council's)."""
+        return today_view(self, actor_id)
+
+    def find_companies(
+        self, actor_id: str, *, search: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[CompanyRow]:
+        return company_views.list_companies(
+            self, actor_id, search=search, limit=limit, offset=offset
+        )
+
+    def company(self, actor_id: str, number: str) -> CompanyView:
+        return company_views.show_company(self, actor_id, number)
+
+    def export_calendar(
+        self, actor_id: str, path: Path, *, officer: str | None = None, council: str | None = None
+    ) -> int:
+        """`kaizen export calendar`: open milestones as all-day events; how many."""
+        from workflow.calendar_export import export_calendar
+
+        return export_calendar(self, actor_id, path, officer=officer, council=council)
 
 
 __all__ = ["Kaizen", "Moved"]

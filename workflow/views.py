@@ -143,6 +143,7 @@ class CaseRow:
     next_due: date | None
     overdue: int
     lapsed: bool = False  # 失効: a 405 application past its validity, not yet extended
+    advisor: str = ""  # 認定経営革新等支援機関
 
 
 @dataclass(frozen=True)
