@@ -8,7 +8,7 @@ from datetime import date
 import typer
 
 from cli.app import app, choose, complete, console, emit_json, get_ctx, parse_date
-from cli.render import case_panel, case_rows_table, history_with_corrections, plain, subsidy_table
+from cli.render import case_panel, case_rows_table, history_table, plain, subsidy_table
 from workflow.errors import InvalidInput
 from workflow.inputs import cause_items
 from workflow.views import CaseView
@@ -142,7 +142,7 @@ def case_history(ctx: typer.Context, case: str = CASE, as_json: bool = JSON) -> 
     if as_json:
         emit_json({"id": view.id, "events": view.to_json()["events"]})
     else:
-        console().print(history_with_corrections(view))
+        console().print(history_table(view))
 
 
 @case_app.command("list")

@@ -41,7 +41,7 @@ TRIGGER_LABELS = {
 }
 
 
-EVENT_KINDS = {"transition": "段階", "fact": "記録", "import": "取込"}
+EVENT_KINDS = {"transition": "段階", "fact": "記録", "import": "取込", "correction": "訂正"}
 
 
 def plain(value: object, style: str = "") -> Text:
@@ -173,28 +173,6 @@ def case_panel(view: CaseView, today: date, events: int = 5) -> RenderableType:
     return Panel(Group(*parts), title=plain(f"案件 {view.id}"), expand=False)
 
 
-def history_table(view: CaseView) -> Table:
-    t = Table(title=plain(f"案件 {view.id} の記録"))
-    for col in ("#", "日付", "種類", "内容", "段階", "担当", "理由・詳細"):
-        # At 80 columns cells wrap (fold) instead of ending in "…"; a date is never cut.
-        t.add_column(col, no_wrap=col in ("#", "日付"), overflow="fold")
-    for e in view.events:
-        detail = e.reason or (", ".join(f"{k}={v}" for k, v in (e.detail or {}).items()))
-        move = f"{e.from_stage or '—'} → {e.to_stage}" if e.kind != "fact" else e.to_stage
-        t.add_row(
-            *row(
-                str(e.seq),
-                e.on.isoformat(),
-                EVENT_KINDS.get(e.kind, e.kind),
-                TRIGGER_LABELS.get(e.trigger, e.trigger),
-                move,
-                e.actor,
-                detail,
-            )
-        )
-    return t
-
-
 def case_rows_table(rows: list[CaseRow], title: str) -> Table:
     t = Table(title=plain(title))
     for col in ("案件", "事業", "段階", "会社", "担当", "次の期限", "超過"):
@@ -268,11 +246,12 @@ def correction_text(e: EventView) -> str:
     return "; ".join(parts)
 
 
-def history_with_corrections(view: CaseView) -> Table:
+def history_table(view: CaseView) -> Table:
     """Every event; a correction with what it changed (old → new), voided ones marked."""
     t = Table(title=plain(f"案件 {view.id} の記録"))
     for col in ("#", "日付", "種類", "内容", "段階", "担当", "理由・詳細"):
-        t.add_column(col, no_wrap=col in ("#", "日付"))
+        # At 80 columns cells wrap (fold) instead of ending in "…"; a date is never cut.
+        t.add_column(col, no_wrap=col in ("#", "日付"), overflow="fold")
     for e in view.events:
         if e.kind == "correction":
             detail = correction_text(e) + (f" (理由: {e.reason})" if e.reason else "")
@@ -285,7 +264,7 @@ def history_with_corrections(view: CaseView) -> Table:
             *row(
                 str(e.seq),
                 e.on.isoformat(),
-                e.kind,
+                EVENT_KINDS.get(e.kind, e.kind),
                 TRIGGER_LABELS.get(e.trigger, e.trigger),
                 move,
                 e.actor,
