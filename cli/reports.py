@@ -191,6 +191,10 @@ def _workload(r: Any, limit: int, width: int) -> RenderableType:
     for head in ("案件", "進行中", "超過案件", "超過件数"):
         t.add_column(head, justify="right", no_wrap=True)
     t.add_column("最古の超過", no_wrap=True)
+    # An inactive officer's open cases need another officer (shown only when there are any).
+    reassign = any(x.get("needs_reassignment") for x in rows)
+    if reassign:
+        t.add_column("引継ぎ", no_wrap=True)
     for x in rows:
         cells: list[Any] = [x["officer_name"]]
         if width >= WIDE:
@@ -206,6 +210,8 @@ def _workload(r: Any, limit: int, width: int) -> RenderableType:
             _late(x["overdue_items"]),
             x["oldest_due"].isoformat() if x["oldest_due"] else "—",
         ]
+        if reassign:
+            cells.append(Text(x["reassign"], style="bold red") if x["reassign"] else "")
         t.add_row(*row(*cells))
     return Group(t, note) if note else t
 

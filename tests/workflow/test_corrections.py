@@ -6,12 +6,14 @@ derived rows (payments, milestones) are what the facts that stand imply.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from sqlalchemy import select, text
 
 from storage.models import CompanyChange, Payment
@@ -230,6 +232,13 @@ def test_an_inactive_officer_cannot_act_and_their_cases_need_reassignment(
     assert (row.active, row.open_cases) == (False, 1)
     rows = workload(k, "admin", council="40").rows
     assert [r["officer"] for r in rows if r["needs_reassignment"]] == ["tanaka"]
+    # The terminal view says so too (a column shown only when someone needs reassignment).
+    from cli.reports import _workload
+
+    screen = Console(file=io.StringIO(), width=120, record=True)
+    screen.print(_workload(workload(k, "admin", council="40"), 50, 120))
+    text = screen.export_text()
+    assert "引継ぎ" in text and "要引継ぎ" in next(ln for ln in text.splitlines() if "田中" in ln)
     k.edit_case("boss", cid, officer="boss", reason="異動に伴う引継ぎ")
     assert not any(r["needs_reassignment"] for r in workload(k, "admin", council="40").rows)
 
