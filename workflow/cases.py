@@ -170,6 +170,20 @@ def show(b: Boundaries, actor_id: str, case_id: str) -> CaseView:
         return view(b, s, snap, who)
 
 
+def view_after(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
+    """The view of a snapshot a command decided on, in its transaction: what the command did
+    not load is read now (after its write, so it is what stands)."""
+    loaded = {
+        LENDERS: snap.lenders is not None,
+        COSTS: snap.costs is not None,
+        REPORTS: snap.reports is not None,
+    }
+    missing = {x for x, have in loaded.items() if not have}
+    if snap.case.stage in ("consultation", "application") and snap.uses is None:
+        missing.add(USES)
+    return view(b, s, store.fill(s, snap, frozenset(missing)) if missing else snap, who)
+
+
 def view(b: Boundaries, s: Session, snap: Snapshot, who: Actor) -> CaseView:
     case, cat = snap.case, catalog()
     env = b.env()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from workflow import access, store
+from workflow import access, cases, store
 from workflow.corrections import (
     CaseEdit,
     company_changes,
@@ -24,7 +24,7 @@ from workflow.facts import FactCommand, decide_fact, needs_of
 from workflow.inputs import text
 from workflow.snapshot import COSTS, HISTORY, LENDERS, PAYMENTS, Decision, Needs, Snapshot
 from workflow.tx import Boundaries, write
-from workflow.views import Actor
+from workflow.views import Actor, CaseView
 
 # Called after the snapshot is loaded and before anything is written (tests hold two
 # concurrent commands here to prove the version check).
@@ -48,6 +48,21 @@ def change(
     hook: Hook | None = None,
 ) -> Decision:
     """Load, decide, write: the one road of every command that changes a case."""
+    return _change(b, actor_id, case_id, needs, decide, hook, view=False)[0]
+
+
+def _change(
+    b: Boundaries,
+    actor_id: str,
+    case_id: str,
+    needs: Callable[[Snapshot], Needs],
+    decide: Callable[[Snapshot, Actor, Env], Decision],
+    hook: Hook | None,
+    *,
+    view: bool,
+) -> tuple[Decision, CaseView | None]:
+    """`change`, and with `view` the case as it now stands, read in the same transaction from
+    the decision's snapshot (what the command did not load is read after the write)."""
     with write(b) as s:
         who = store.actor(s, actor_id)
         snap = store.load(s, case_id, who, frozenset())
@@ -56,7 +71,49 @@ def change(
             hook(snap)
         decision = decide(snap, who, b.env())
         store.apply(s, decision.changes, b.now())
-        return decision
+        return decision, cases.view_after(b, s, decision.after, who) if view else None
+
+
+def advance(
+    b: Boundaries,
+    actor_id: str,
+    case_id: str,
+    trigger: str,
+    *,
+    on: date | None = None,
+    reason: str | None = None,
+    hook: Hook | None = None,
+) -> CaseView:
+    """Fire a trigger and return the case as it stands, in one transaction."""
+    why = text(reason, "理由")
+    _, shown = _change(
+        b,
+        actor_id,
+        case_id,
+        lambda snap: needs_for(definition(snap.case), snap.case, trigger),
+        lambda snap, who, env: decide_move(snap, who, trigger, on, why, env),
+        hook,
+        view=True,
+    )
+    assert shown is not None
+    return shown
+
+
+def record_viewed(
+    b: Boundaries, actor_id: str, case_id: str, cmd: FactCommand, hook: Hook | None = None
+) -> CaseView:
+    """Record one fact and return the case as it stands, in one transaction."""
+    _, shown = _change(
+        b,
+        actor_id,
+        case_id,
+        lambda snap: needs_of(cmd),
+        lambda snap, who, env: decide_fact(snap, who, cmd, env),
+        hook,
+        view=True,
+    )
+    assert shown is not None
+    return shown
 
 
 def move(

@@ -201,9 +201,10 @@ class Kaizen(Boundaries):
         on: date | None = None,
         reason: str | None = None,
     ) -> CaseView:
-        """Fire a trigger (one transaction), then read the case back for the caller."""
-        moved = self.move(actor_id, case_id, trigger, on=on, reason=reason)
-        return self.show(actor_id, moved.case)
+        """Fire a trigger and return the case as it stands (one transaction)."""
+        return moves.advance(
+            self, actor_id, case_id, trigger, on=on, reason=reason, hook=self.after_load
+        )
 
     def move(
         self,
@@ -222,7 +223,7 @@ class Kaizen(Boundaries):
     # ------------------------------------------------------------ facts
 
     def _record(self, actor_id: str, case_id: str, cmd: FactCommand) -> CaseView:
-        return self.show(actor_id, moves.record(self, actor_id, case_id, cmd, self.after_load))
+        return moves.record_viewed(self, actor_id, case_id, cmd, self.after_load)
 
     def _date(self, on: date | None, what: str) -> date:
         return check_date(on, self.today(), what)
