@@ -74,6 +74,32 @@ def _change(
         return decision, cases.view_after(b, s, decision.after, who) if view else None
 
 
+Decide = Callable[[Snapshot, Actor, Env], Decision]
+NeedsOf = Callable[[Snapshot], Needs]
+
+
+def _trigger(trigger: str, on: date | None, reason: str | None) -> tuple[NeedsOf, Decide]:
+    """What firing `trigger` loads, and its decision."""
+    why = text(reason, "理由")
+    return (
+        lambda snap: needs_for(definition(snap.case), snap.case, trigger),
+        lambda snap, who, env: decide_move(snap, who, trigger, on, why, env),
+    )
+
+
+def _fact(cmd: FactCommand) -> tuple[NeedsOf, Decide]:
+    """What recording `cmd` loads, and its decision."""
+    return (lambda snap: needs_of(cmd), lambda snap, who, env: decide_fact(snap, who, cmd, env))
+
+
+def _viewed(
+    b: Boundaries, actor_id: str, case_id: str, parts: tuple[NeedsOf, Decide], hook: Hook | None
+) -> CaseView:
+    _, shown = _change(b, actor_id, case_id, *parts, hook, view=True)
+    assert shown is not None
+    return shown
+
+
 def advance(
     b: Boundaries,
     actor_id: str,
@@ -85,35 +111,14 @@ def advance(
     hook: Hook | None = None,
 ) -> CaseView:
     """Fire a trigger and return the case as it stands, in one transaction."""
-    why = text(reason, "理由")
-    _, shown = _change(
-        b,
-        actor_id,
-        case_id,
-        lambda snap: needs_for(definition(snap.case), snap.case, trigger),
-        lambda snap, who, env: decide_move(snap, who, trigger, on, why, env),
-        hook,
-        view=True,
-    )
-    assert shown is not None
-    return shown
+    return _viewed(b, actor_id, case_id, _trigger(trigger, on, reason), hook)
 
 
 def record_viewed(
     b: Boundaries, actor_id: str, case_id: str, cmd: FactCommand, hook: Hook | None = None
 ) -> CaseView:
     """Record one fact and return the case as it stands, in one transaction."""
-    _, shown = _change(
-        b,
-        actor_id,
-        case_id,
-        lambda snap: needs_of(cmd),
-        lambda snap, who, env: decide_fact(snap, who, cmd, env),
-        hook,
-        view=True,
-    )
-    assert shown is not None
-    return shown
+    return _viewed(b, actor_id, case_id, _fact(cmd), hook)
 
 
 def move(
@@ -126,15 +131,7 @@ def move(
     reason: str | None = None,
     hook: Hook | None = None,
 ) -> Moved:
-    why = text(reason, "理由")
-    d = change(
-        b,
-        actor_id,
-        case_id,
-        lambda snap: needs_for(definition(snap.case), snap.case, trigger),
-        lambda snap, who, env: decide_move(snap, who, trigger, on, why, env),
-        hook,
-    )
+    d = change(b, actor_id, case_id, *_trigger(trigger, on, reason), hook)
     ev = d.changes.events[-1]
     return Moved(d.changes.case_id, ev.from_stage or "", ev.to_stage, d.after.case.version)
 
@@ -143,15 +140,7 @@ def record(
     b: Boundaries, actor_id: str, case_id: str, cmd: FactCommand, hook: Hook | None = None
 ) -> str:
     """Record one fact; returns the case id."""
-    d = change(
-        b,
-        actor_id,
-        case_id,
-        lambda snap: needs_of(cmd),
-        lambda snap, who, env: decide_fact(snap, who, cmd, env),
-        hook,
-    )
-    return d.changes.case_id
+    return change(b, actor_id, case_id, *_fact(cmd), hook).changes.case_id
 
 
 # ---------------------------------------------------------------- corrections (issue 12)
